@@ -1,0 +1,60 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/**
+ * File records with Directus's `directus_files` fields. Timestamps are ISO-8601 strings (what the
+ * Directus REST API returns); `tags` and `metadata` are JSON.
+ */
+export const files = sqliteTable(
+  'files',
+  {
+    id: text('id').primaryKey(),
+    storage: text('storage').notNull(),
+    filenameDisk: text('filename_disk'),
+    filenameDownload: text('filename_download').notNull(),
+    title: text('title'),
+    type: text('type'),
+    folder: text('folder'),
+    filesize: integer('filesize').notNull().default(0),
+    width: integer('width'),
+    height: integer('height'),
+    duration: integer('duration'),
+    description: text('description'),
+    location: text('location'),
+    tags: text('tags', { mode: 'json' }).$type<string[]>(),
+    metadata: text('metadata', { mode: 'json' }).$type<Record<string, unknown>>(),
+    focalPointX: integer('focal_point_x'),
+    focalPointY: integer('focal_point_y'),
+    checksum: text('checksum'),
+    /** Unguessable per-file token for capability URLs (`/assets/<private_hash>`); rotated to revoke. */
+    privateHash: text('private_hash').unique(),
+    access: text('access', { enum: ['public', 'private'] }).notNull().default('public'),
+    uploadedBy: text('uploaded_by'),
+    createdOn: text('created_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
+    uploadedOn: text('uploaded_on'),
+    modifiedOn: text('modified_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
+  },
+  (t) => [index('files_created_on').on(t.createdOn), index('files_checksum').on(t.checksum)],
+);
+
+export interface AssetPreset {
+  key: string;
+  fit?: 'cover' | 'contain' | 'inside' | 'outside';
+  width?: number;
+  height?: number;
+  quality?: number;
+  withoutEnlargement?: boolean;
+  format?: 'jpg' | 'png' | 'webp' | 'auto';
+}
+
+/** Directus's project settings that this service reads: the thumbnail whitelist. One row, id 1. */
+export const settings = sqliteTable('settings', {
+  id: integer('id').primaryKey(),
+  storageAssetTransform: text('storage_asset_transform', { enum: ['all', 'presets', 'none'] }).notNull().default('all'),
+  storageAssetPresets: text('storage_asset_presets', { mode: 'json' }).$type<AssetPreset[]>().notNull().default(sql`'[]'`),
+  modifiedOn: text('modified_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
+});
+
+export type FileRow = typeof files.$inferSelect;
+export type NewFileRow = typeof files.$inferInsert;
+export type SettingsRow = typeof settings.$inferSelect;

@@ -1,0 +1,54 @@
+/**
+ * The one error type of the service. Every failure that reaches a client is an AppError with a code
+ * from this closed set; `onError` turns it into Directus's envelope
+ * `{ "errors": [ { "message", "extensions": { "code" } } ] }` with the status the code maps to.
+ */
+export const ERROR_STATUS = {
+  INVALID_CONFIG: 500,
+  INVALID_PAYLOAD: 400,
+  INVALID_QUERY: 400,
+  INVALID_CREDENTIALS: 401,
+  TOKEN_EXPIRED: 401,
+  FORBIDDEN: 403,
+  ROUTE_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONTENT_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RANGE_NOT_SATISFIABLE: 416,
+  SERVICE_UNAVAILABLE: 503,
+  // Storage failures: the store answered with an error we cannot fix on this side (502) or did not
+  // answer in time (504). Each carries a hint naming the variable to check.
+  STORAGE_ACCESS_DENIED: 502,
+  STORAGE_SIGNATURE_MISMATCH: 502,
+  STORAGE_BUCKET_NOT_FOUND: 502,
+  STORAGE_WRONG_REGION: 502,
+  STORAGE_OBJECT_NOT_FOUND: 502,
+  STORAGE_UNREACHABLE: 502,
+  STORAGE_ERROR: 502,
+  STORAGE_TIMEOUT: 504,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  /** Extra, client-safe fields for `extensions` (never secrets). */
+  readonly extensions: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; extensions?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.extensions = options?.extensions ?? {};
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

@@ -1,0 +1,71 @@
+import type { StorageLocation } from '../config';
+import { AppError } from '../errors/app-error';
+import { text } from './xml';
+
+/**
+ * Turns an S3 error response into a typed AppError whose message says what to check. The S3
+ * `<Message>` is not echoed: some stores put the canonical request in it, and it adds nothing the
+ * hint does not say better. Bodies of HEAD responses are empty, so the status alone must suffice.
+ */
+export function s3Error(location: StorageLocation, operation: string, response: Response, body: string): AppError {
+  const code = text(body, 'Code') ?? statusCode(response.status);
+  const where = `storage location "${location.name}" (bucket "${location.bucket}")`;
+  const p = location.envPrefix;
+  const extensions = { storage: location.name, s3Code: code, operation };
+  const err = (c: ConstructorParameters<typeof AppError>[0], message: string) =>
+    new AppError(c, message, { extensions });
+
+  switch (code) {
+    case 'AccessDenied':
+    case 'InvalidAccessKeyId':
+    case 'AllAccessDisabled':
+    case 'Forbidden':
+      return err('STORAGE_ACCESS_DENIED', `${operation}: ${where} denied access (${code}). Check ${p}KEY and ${p}SECRET, and that the key's policy allows this bucket.`);
+    case 'SignatureDoesNotMatch':
+      return err('STORAGE_SIGNATURE_MISMATCH', `${operation}: ${where} rejected the request signature. Check ${p}SECRET, and that this machine's clock is correct.`);
+    case 'NoSuchBucket':
+      return err('STORAGE_BUCKET_NOT_FOUND', `${operation}: the bucket of ${where} does not exist. Check ${p}BUCKET and ${p}ENDPOINT.`);
+    case 'NoSuchKey':
+    case 'NotFound':
+      return err('STORAGE_OBJECT_NOT_FOUND', `${operation}: the object does not exist in ${where}.`);
+    case 'NoSuchUpload':
+      return err('STORAGE_OBJECT_NOT_FOUND', `${operation}: the multipart upload no longer exists in ${where}.`);
+    case 'PermanentRedirect':
+    case 'AuthorizationHeaderMalformed':
+    case 'IllegalLocationConstraintException': {
+      const expected = text(body, 'Region') ?? response.headers.get('x-amz-bucket-region');
+      const hint = expected ? `set ${p}REGION to "${expected}"` : `check ${p}REGION and ${p}ENDPOINT`;
+      return err('STORAGE_WRONG_REGION', `${operation}: ${where} is not in region "${location.region}": ${hint}.`);
+    }
+    case 'SlowDown':
+    case 'ServiceUnavailable':
+    case 'InternalError':
+      return err('STORAGE_UNREACHABLE', `${operation}: ${where} is unavailable (${code}); try again later.`);
+    default:
+      return err('STORAGE_ERROR', `${operation}: ${where} answered ${response.status} ${code}.`);
+  }
+}
+
+function statusCode(status: number): string {
+  if (status === 301) return 'PermanentRedirect';
+  if (status === 403) return 'AccessDenied';
+  if (status === 404) return 'NotFound';
+  if (status === 503) return 'SlowDown';
+  return `HTTP${status}`;
+}
+
+export function timeoutError(location: StorageLocation, operation: string, ms: number, variable: string): AppError {
+  return new AppError(
+    'STORAGE_TIMEOUT',
+    `${operation}: storage location "${location.name}" did not answer within ${ms} ms (${location.envPrefix}${variable}).`,
+    { extensions: { storage: location.name, operation } },
+  );
+}
+
+export function unreachableError(location: StorageLocation, operation: string, cause: unknown): AppError {
+  return new AppError(
+    'STORAGE_UNREACHABLE',
+    `${operation}: could not reach storage location "${location.name}" at ${location.endpoint.origin}. Check ${location.envPrefix}ENDPOINT.`,
+    { cause, extensions: { storage: location.name, operation } },
+  );
+}

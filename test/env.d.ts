@@ -1,0 +1,14 @@
+import type { D1Migration } from 'cloudflare:test';
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      DB: D1Database;
+      TEST_MIGRATIONS: D1Migration[];
+      /** JSON of scripts/s3-target.ts's S3Target. */
+      TEST_S3: string;
+      TEST_SILENT_PORT: string;
+      [variable: string]: unknown;
+    }
+  }
+}

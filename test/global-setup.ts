@@ -1,0 +1,51 @@
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { s3TargetFromEnv, startS3rver, type S3Target } from '../scripts/s3-target';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    s3: S3Target;
+    /** A TCP port that accepts connections and never answers: for timeout tests. */
+    silentPort: number;
+  }
+}
+
+// Runs in Node, not workerd: starts the S3 server the Worker under test talks to.
+export default async function setup({ provide }: TestProject) {
+  const cleanups: (() => Promise<void>)[] = [];
+
+  const external = await s3TargetFromEnv(process.env);
+  if (external) {
+    provide('s3', external.target);
+    cleanups.push(external.cleanup);
+  } else {
+    const dir = await mkdtemp(join(tmpdir(), 'edge-assets-s3rver-'));
+    const s3rver = await startS3rver({ port: 0, directory: dir, bucket: 'edge-assets-test' });
+    provide('s3', s3rver.target);
+    cleanups.push(async () => {
+      await s3rver.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+  }
+
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  provide('silentPort', (silent.address() as net.AddressInfo).port);
+  cleanups.push(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  return async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  };
+}
