@@ -3,7 +3,7 @@
  * endpoint given by S3_TEST_ENDPOINT (Ceph RGW, the R2 rules proxy, MinIO, a real bucket).
  * Runs in Node.
  */
-import { randomBytes } from 'node:crypto';
+import crypto, { randomBytes } from 'node:crypto';
 import { AwsClient } from 'aws4fetch';
 import S3rver from 's3rver';
 
@@ -22,7 +22,26 @@ export interface S3Target {
 /** s3rver's fixed credentials (it checks signatures against them). */
 export const S3RVER_KEY = 'S3RVER';
 
+/**
+ * s3rver 3.7 encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 (Node >= 17) no
+ * longer offers, so every second page of a listing fails with InternalError. The token is opaque to
+ * clients; any invertible cipher will do, so `des` is mapped onto AES-128-CBC here. Test-only.
+ */
+function allowS3rverContinuationTokens(): void {
+  const widen = (b: crypto.BinaryLike) => Buffer.concat([Buffer.from(b as Buffer), Buffer.from(b as Buffer)]);
+  const { createCipheriv, createDecipheriv } = crypto;
+  if ((createCipheriv as { s3rverShim?: boolean }).s3rverShim) return;
+  const cipher = ((alg: string, key: crypto.BinaryLike, iv: crypto.BinaryLike) =>
+    alg === 'des' ? createCipheriv('aes-128-cbc', widen(key), widen(iv)) : createCipheriv(alg, key, iv)) as typeof createCipheriv;
+  const decipher = ((alg: string, key: crypto.BinaryLike, iv: crypto.BinaryLike) =>
+    alg === 'des' ? createDecipheriv('aes-128-cbc', widen(key), widen(iv)) : createDecipheriv(alg, key, iv)) as typeof createDecipheriv;
+  Object.assign(cipher, { s3rverShim: true });
+  crypto.createCipheriv = cipher;
+  crypto.createDecipheriv = decipher;
+}
+
 export async function startS3rver(options: { port: number; directory: string; bucket: string; silent?: boolean }) {
+  allowS3rverContinuationTokens();
   const server = new S3rver({
     port: options.port,
     address: '127.0.0.1',

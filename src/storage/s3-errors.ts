@@ -8,7 +8,7 @@ import { text } from './xml';
  * hint does not say better. Bodies of HEAD responses are empty, so the status alone must suffice.
  */
 export function s3Error(location: StorageLocation, operation: string, response: Response, body: string): AppError {
-  const code = text(body, 'Code') ?? statusCode(response.status);
+  const code = text(body, 'Code') ?? statusCode(response.status, operation);
   const where = `storage location "${location.name}" (bucket "${location.bucket}")`;
   const p = location.envPrefix;
   const extensions = { storage: location.name, s3Code: code, operation };
@@ -23,6 +23,8 @@ export function s3Error(location: StorageLocation, operation: string, response: 
       return err('STORAGE_ACCESS_DENIED', `${operation}: ${where} denied access (${code}). Check ${p}KEY and ${p}SECRET, and that the key's policy allows this bucket.`);
     case 'SignatureDoesNotMatch':
       return err('STORAGE_SIGNATURE_MISMATCH', `${operation}: ${where} rejected the request signature. Check ${p}SECRET, and that this machine's clock is correct.`);
+    case 'RequestTimeTooSkewed':
+      return err('STORAGE_SIGNATURE_MISMATCH', `${operation}: ${where} says this machine's clock is off by too much to sign requests.`);
     case 'NoSuchBucket':
       return err('STORAGE_BUCKET_NOT_FOUND', `${operation}: the bucket of ${where} does not exist. Check ${p}BUCKET and ${p}ENDPOINT.`);
     case 'NoSuchKey':
@@ -46,8 +48,10 @@ export function s3Error(location: StorageLocation, operation: string, response: 
   }
 }
 
-function statusCode(status: number): string {
+/** HEAD answers carry no body: the status (and for a bucket-level HEAD, the operation) must tell. */
+function statusCode(status: number, operation: string): string {
   if (status === 301) return 'PermanentRedirect';
+  if (status === 404 && operation === 'HeadBucket') return 'NoSuchBucket';
   if (status === 403) return 'AccessDenied';
   if (status === 404) return 'NotFound';
   if (status === 503) return 'SlowDown';
