@@ -6,18 +6,10 @@
 import crypto, { randomBytes } from 'node:crypto';
 import { AwsClient } from 'aws4fetch';
 import S3rver from 's3rver';
+import type { S3Target } from './s3-target-type.ts';
 
-export interface S3Target {
-  endpoint: string;
-  bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  region: string;
-  /** s3rver: no ListParts, AbortMultipartUpload or part-size rules, so tests of those are skipped. */
-  lenient: boolean;
-  /** `r2`: the target enforces R2's rules (equal parts, no ACL headers). */
-  profile: 's3' | 'r2';
-}
+export type { S3Target } from './s3-target-type.ts';
+
 
 /** s3rver's fixed credentials (it checks signatures against them). */
 export const S3RVER_KEY = 'S3RVER';
@@ -28,7 +20,7 @@ export const S3RVER_KEY = 'S3RVER';
  * clients; any invertible cipher will do, so `des` is mapped onto AES-128-CBC here. Test-only.
  */
 function allowS3rverContinuationTokens(): void {
-  const widen = (b: crypto.BinaryLike) => Buffer.concat([Buffer.from(b as Buffer), Buffer.from(b as Buffer)]);
+  const widen = (b: crypto.BinaryLike) => Buffer.concat([Buffer.from(b as Uint8Array), Buffer.from(b as Uint8Array)]);
   const { createCipheriv, createDecipheriv } = crypto;
   if ((createCipheriv as { s3rverShim?: boolean }).s3rverShim) return;
   const cipher = ((alg: string, key: crypto.BinaryLike, iv: crypto.BinaryLike) =>

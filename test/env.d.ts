@@ -10,5 +10,8 @@ declare global {
       TEST_SILENT_PORT: string;
       [variable: string]: unknown;
     }
+    interface GlobalProps {
+      mainModule: typeof import('../src/index');
+    }
   }
 }

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { s3TargetFromEnv, startS3rver, type S3Target } from '../scripts/s3-target';
+import { s3TargetFromEnv, startS3rver, type S3Target } from '../scripts/s3-target.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

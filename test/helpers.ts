@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:test';
-import type { S3Target } from '../scripts/s3-target';
+import type { S3Target } from '../scripts/s3-target-type.ts';
 import { parseConfig } from '../src/config';
 import { S3Client } from '../src/storage/s3-client';
 

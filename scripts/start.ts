@@ -1,0 +1,90 @@
+/**
+ * `npm start`: the whole service on this machine. Starts s3rver on 127.0.0.1 (data under .data/s3),
+ * creates the bucket, applies the D1 migrations locally, writes .dev.vars with a random ADMIN_TOKEN
+ * and the local storage location when it does not exist, then runs `wrangler dev`. Ctrl-C stops all
+ * of it; the next start reuses the stored data.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startS3rver } from './s3-target.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const port = Number(process.env.PORT ?? 8787);
+const s3Port = Number(process.env.S3_PORT ?? 4569);
+const bucket = 'edge-assets';
+const wrangler = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
+
+const dataDir = join(root, '.data', 's3');
+mkdirSync(dataDir, { recursive: true });
+let s3: Awaited<ReturnType<typeof startS3rver>>;
+try {
+  s3 = await startS3rver({ port: s3Port, directory: dataDir, bucket });
+} catch (error) {
+  console.error(`Could not start the local S3 server on 127.0.0.1:${s3Port} (${(error as Error).message}). Set S3_PORT to a free port.`);
+  process.exit(1);
+}
+
+const devVars = join(root, '.dev.vars');
+if (!existsSync(devVars)) {
+  const lines = [
+    '# Written by `npm start` for local development. Never commit this file.',
+    `ADMIN_TOKEN=${randomBytes(24).toString('base64url')}`,
+    'STORAGE_LOCATIONS=local',
+    'STORAGE_LOCAL_DRIVER=s3',
+    `STORAGE_LOCAL_ENDPOINT=${s3.target.endpoint}`,
+    `STORAGE_LOCAL_BUCKET=${bucket}`,
+    `STORAGE_LOCAL_KEY=${s3.target.accessKeyId}`,
+    `STORAGE_LOCAL_SECRET=${s3.target.secretAccessKey}`,
+    `STORAGE_LOCAL_REGION=${s3.target.region}`,
+    'STORAGE_LOCAL_FORCE_PATH_STYLE=true',
+  ];
+  writeFileSync(devVars, `${lines.join('\n')}\n`, { mode: 0o600 });
+  console.log('Wrote .dev.vars (local storage location and a new ADMIN_TOKEN).');
+}
+const token = /^ADMIN_TOKEN=(.*)$/m.exec(readFileSync(devVars, 'utf8'))?.[1]?.trim();
+
+const migrate = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local'], {
+  cwd: root,
+  env: { ...childEnv, CI: 'true' },
+  stdio: ['ignore', 'pipe', 'pipe'],
+  encoding: 'utf8',
+});
+if (migrate.status !== 0) {
+  console.error(`Applying the D1 migrations failed:\n${migrate.stdout}\n${migrate.stderr}`);
+  await s3.close();
+  process.exit(1);
+}
+
+const base = `http://127.0.0.1:${port}`;
+console.log(`
+edge-assets is starting on ${base}
+  S3 (s3rver):  ${s3.target.endpoint}/${bucket}   data in .data/s3
+  D1:           local, in .wrangler/state
+  ADMIN_TOKEN:  ${token ?? '(not set in .dev.vars)'}
+Try:
+  curl ${base}/server/health
+`);
+
+const dev = spawn(process.execPath, [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port)], {
+  cwd: root,
+  env: childEnv,
+  stdio: 'inherit',
+});
+
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    if (dev.exitCode === null) dev.kill('SIGTERM');
+    await s3.close().catch(() => {});
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+dev.on('exit', (code) => void stop(code ?? 0));
