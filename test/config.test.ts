@@ -190,14 +190,14 @@ describe('provider examples', () => {
 });
 
 describe('options', () => {
-  const base = { STORAGE_LOCATIONS: 'main,backup', STORAGE_MAIN_BUCKET: 'a', STORAGE_MAIN_ENDPOINT: 'https://s3.example.com' };
+  const base = { STORAGE_LOCATIONS: 'main,backup', STORAGE_MAIN_BUCKET: 'assets', STORAGE_MAIN_ENDPOINT: 'https://s3.example.com' };
 
   it('fills the documented defaults', () => {
     const l = parseConfig({ ...base, STORAGE_LOCATIONS: 'main' }).defaultLocation;
     expect(l).toMatchObject({
       name: 'main',
       driver: 's3',
-      bucket: 'a',
+      bucket: 'assets',
       region: 'us-east-1',
       root: '',
       pathStyle: false,
