@@ -13,6 +13,8 @@ export default defineConfig({
             TEST_MIGRATIONS: await readD1Migrations('./migrations'),
             TEST_S3: JSON.stringify(s3),
             TEST_SILENT_PORT: String(inject('silentPort')),
+            ADMIN_TOKEN: 'test-admin-token-0123456789',
+            FILES_MAX_UPLOAD_SIZE: String(20 * 1024 * 1024),
             STORAGE_LOCATIONS: 'local',
             STORAGE_LOCAL_DRIVER: 's3',
             STORAGE_LOCAL_ENDPOINT: s3.endpoint,

@@ -1,15 +1,21 @@
 import { Hono } from 'hono';
 import type { AppEnv } from './env';
-import { config } from './middleware/config';
-import { requestId } from './middleware/request-id';
 import { notFound, onError } from './errors/on-error';
+import { config } from './middleware/config';
+import { cors } from './middleware/cors';
+import { requestId } from './middleware/request-id';
+import { assetsRoutes } from './routes/assets';
+import { filesRoutes } from './routes/files';
 import { serverRoutes } from './routes/server';
 
 const app = new Hono<AppEnv>();
 
 app.use(requestId());
 app.use(config());
+app.use(cors());
 app.route('/server', serverRoutes);
+app.route('/files', filesRoutes);
+app.route('/assets', assetsRoutes);
 app.notFound(notFound);
 app.onError(onError);
 

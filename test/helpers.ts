@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:test';
+import { exports } from 'cloudflare:workers';
 import type { S3Target } from '../scripts/s3-target-type.ts';
 import { parseConfig } from '../src/config';
 import { S3Client } from '../src/storage/s3-client';
@@ -58,4 +59,63 @@ export function streamOf(data: Uint8Array, chunk = 64 * 1024): ReadableStream<Ui
       at += chunk;
     },
   });
+}
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+/** A request through the whole Worker, with the admin token unless `token: null`. */
+export async function api(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  const token = init.token === undefined ? ADMIN_TOKEN : init.token;
+  if (token !== null) headers.set('authorization', `Bearer ${token}`);
+  return exports.default.fetch(new Request(`http://assets.test${path}`, { ...init, headers }));
+}
+
+export interface UploadPart {
+  name: string;
+  data: Uint8Array | string;
+  type?: string;
+}
+
+/** multipart/form-data with `fields` first, then the files (Directus's order). */
+export function form(files: UploadPart[], fields: Record<string, string> = {}): FormData {
+  const body = new FormData();
+  for (const [k, v] of Object.entries(fields)) body.append(k, v);
+  for (const f of files) body.append('file', new File([f.data], f.name, { type: f.type ?? 'application/octet-stream' }));
+  return body;
+}
+
+export async function uploadFile(part: UploadPart, fields: Record<string, string> = {}): Promise<FileJson> {
+  const res = await api('/files', { method: 'POST', body: form([part], fields) });
+  if (res.status !== 200) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { data: FileJson }).data;
+}
+
+export interface FileJson {
+  id: string;
+  storage: string;
+  filename_disk: string;
+  filename_download: string;
+  title: string | null;
+  type: string | null;
+  filesize: string;
+  description: string | null;
+  tags: string[] | null;
+  location: string | null;
+  checksum: string | null;
+  focal_point_x: number | null;
+  focal_point_y: number | null;
+  metadata: Record<string, unknown> | null;
+  created_on: string;
+  modified_on: string;
+  uploaded_on: string | null;
+}
+
+export interface ErrorJson {
+  errors: { message: string; extensions: { code: string } }[];
+}
+
+export async function errorOf(res: Response): Promise<{ status: number; code: string | undefined; message: string }> {
+  const body = (await res.json()) as ErrorJson;
+  return { status: res.status, code: body.errors[0]?.extensions.code, message: body.errors[0]?.message ?? '' };
 }

@@ -1,10 +1,11 @@
 import { AppError } from '../errors/app-error';
+import { type GlobalSettings, parseGlobals } from './globals';
 import { type ConfigIssue, LOCATION_OPTIONS, parseStorageLocation, type StorageLocation } from './storage-location';
 
 export type { StorageLocation } from './storage-location';
 
 /** The environment parsed once per isolate. Everything past the routing layer receives this. */
-export interface Config {
+export interface Config extends GlobalSettings {
   /** Locations in the order of STORAGE_LOCATIONS; the first is where new files go. */
   locations: Map<string, StorageLocation>;
   defaultLocation: StorageLocation;
@@ -47,9 +48,12 @@ export function parseConfig(env: Record<string, unknown>): Config {
     else locations.set(name, result.location);
   }
 
+  const globals = parseGlobals(vars);
+  if ('issues' in globals) issues.push(...globals.issues);
+
   const defaultLocation = names[0] === undefined ? undefined : locations.get(names[0]);
-  if (issues.length > 0 || !defaultLocation) throw configError(issues);
-  return { locations, defaultLocation };
+  if (issues.length > 0 || !defaultLocation || !('settings' in globals)) throw configError(issues);
+  return { ...globals.settings, locations, defaultLocation };
 }
 
 function configError(issues: ConfigIssue[]): AppError {

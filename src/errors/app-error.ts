@@ -36,12 +36,19 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   /** Extra, client-safe fields for `extensions` (never secrets). */
   readonly extensions: Record<string, unknown>;
+  /** Response headers the status calls for (`Content-Range` on a 416, `WWW-Authenticate` on a 401). */
+  readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; extensions?: Record<string, unknown> }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; extensions?: Record<string, unknown>; headers?: Record<string, string> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.extensions = options?.extensions ?? {};
+    this.headers = options?.headers ?? {};
   }
 
   get status(): number {

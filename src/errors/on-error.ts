@@ -9,7 +9,7 @@ export function errorBody(error: AppError) {
 }
 
 export function errorResponse(c: Context<AppEnv>, error: AppError): Response {
-  return c.json(errorBody(error), error.status as 400);
+  return c.json(errorBody(error), error.status as 400, error.headers);
 }
 
 /**

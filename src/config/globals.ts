@@ -1,0 +1,108 @@
+import * as z from 'zod/mini';
+import type { ConfigIssue } from './storage-location';
+
+/** Settings that are not per storage location (Directus names where Directus has one). */
+export interface GlobalSettings {
+  /** Bearer token with full access; unset means the protected routes refuse every request. */
+  adminToken: string | undefined;
+  files: {
+    /** Bytes; undefined for no limit of ours (the platform's request-size cap still applies). */
+    maxUploadSize: number | undefined;
+    importTimeoutMs: number;
+    /** Extra addresses, CIDR ranges or host names refused by `/files/import`. */
+    importDenyList: string[];
+  };
+  assets: {
+    public: boolean;
+    cacheTtlSeconds: number;
+    contentSecurityPolicy: string;
+  };
+  cors: {
+    enabled: boolean;
+    /** `true` reflects the request's origin; a list allows those origins; `false` none. */
+    origin: boolean | string[];
+    methods: string[];
+    allowedHeaders: string[];
+    exposedHeaders: string[];
+    credentials: boolean;
+    maxAge: number;
+  };
+}
+
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+const DURATIONS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31557600 };
+
+/** `10485760`, `10mb`, `1.5 GB` → bytes (the `bytes` package's format, which Directus uses). */
+const byteSize = z.pipe(
+  z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*(b|kb|mb|gb|tb)?\s*$/i, { error: 'expected a size such as 104857600 or 100mb' })),
+  z.transform((v: string) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v) as RegExpExecArray;
+    return Math.floor(Number(m[1]) * (UNITS[(m[2] || 'b').toLowerCase()] ?? 1));
+  }),
+);
+
+/** `2592000` (seconds), `30d`, `12h`, `10m`, `45s` → seconds (the `ms` package's format, which Directus uses). */
+const duration = z.pipe(
+  z.string().check(z.regex(/^\s*\d+\s*(ms|s|m|h|d|w|y)?\s*$/i, { error: 'expected seconds or a duration such as 30d, 12h, 10m' })),
+  z.transform((v: string) => {
+    const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(v) as RegExpExecArray;
+    return Math.floor(Number(m[1]) * (DURATIONS[(m[2] || 's').toLowerCase()] ?? 1));
+  }),
+);
+
+const list = z.pipe(
+  z.string(),
+  z.transform((v: string) => v.split(',').map((s) => s.trim()).filter((s) => s !== '')),
+);
+const bool = z.stringbool({ error: 'expected true or false' });
+const milliseconds = z.pipe(
+  z.string().check(z.regex(/^\d+$/, { error: 'expected a whole number of milliseconds' })),
+  z.transform(Number),
+);
+
+const schema = z.object({
+  ADMIN_TOKEN: z.optional(z.string().check(z.minLength(16, { error: 'must be at least 16 characters long' }))),
+  FILES_MAX_UPLOAD_SIZE: z.optional(byteSize),
+  FILES_IMPORT_TIMEOUT: z._default(milliseconds, 30000),
+  IMPORT_IP_DENY_LIST: z._default(list, ['0.0.0.0', '169.254.169.254']),
+  ASSETS_PUBLIC: z._default(bool, true),
+  ASSETS_CACHE_TTL: z._default(duration, 30 * 86400),
+  ASSETS_CONTENT_SECURITY_POLICY: z._default(
+    z.string(),
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox",
+  ),
+  CORS_ENABLED: z._default(bool, false),
+  CORS_ORIGIN: z._default(z.string(), 'false'),
+  CORS_METHODS: z._default(list, ['GET', 'POST', 'PATCH', 'DELETE']),
+  CORS_ALLOWED_HEADERS: z._default(list, ['Content-Type', 'Authorization']),
+  CORS_EXPOSED_HEADERS: z._default(list, ['Content-Range']),
+  CORS_CREDENTIALS: z._default(bool, true),
+  CORS_MAX_AGE: z._default(z.pipe(z.string().check(z.regex(/^\d+$/, { error: 'expected seconds' })), z.transform(Number)), 18000),
+});
+
+export function parseGlobals(vars: Record<string, string>): { settings: GlobalSettings } | { issues: ConfigIssue[] } {
+  const known: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) if (vars[key] !== undefined) known[key] = vars[key] as string;
+  const parsed = z.safeParse(schema, known);
+  if (!parsed.success) {
+    return { issues: parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? ''), message: i.message })) };
+  }
+  const v = parsed.data;
+  const origin = v.CORS_ORIGIN.trim();
+  return {
+    settings: {
+      adminToken: v.ADMIN_TOKEN,
+      files: { maxUploadSize: v.FILES_MAX_UPLOAD_SIZE, importTimeoutMs: v.FILES_IMPORT_TIMEOUT, importDenyList: v.IMPORT_IP_DENY_LIST },
+      assets: { public: v.ASSETS_PUBLIC, cacheTtlSeconds: v.ASSETS_CACHE_TTL, contentSecurityPolicy: v.ASSETS_CONTENT_SECURITY_POLICY },
+      cors: {
+        enabled: v.CORS_ENABLED,
+        origin: origin === 'true' || origin === '*' ? true : origin === 'false' || origin === '' ? false : origin.split(',').map((o) => o.trim()),
+        methods: v.CORS_METHODS,
+        allowedHeaders: v.CORS_ALLOWED_HEADERS,
+        exposedHeaders: v.CORS_EXPOSED_HEADERS,
+        credentials: v.CORS_CREDENTIALS,
+        maxAge: v.CORS_MAX_AGE,
+      },
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, ne, notInArray, or, type SQL, sql } from 'drizzle-orm';
+import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import type { Filter, FileQuery } from '../files/query';
+import { FILE_FIELDS, type FileField } from '../files/record';
+import { type FileRow, files, type NewFileRow } from './schema';
+
+/** `%` and `_` are LIKE wildcards; a user's search text must match literally. */
+function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+function column(field: FileField): SQLiteColumn {
+  return files[FILE_FIELDS[field]];
+}
+
+function likeOp(col: SQLiteColumn, pattern: string, caseInsensitive = false): SQL {
+  return caseInsensitive
+    ? sql`lower(${col}) LIKE lower(${pattern}) ESCAPE '\\'`
+    : sql`${col} LIKE ${pattern} ESCAPE '\\'`;
+}
+
+function condition(filter: Filter): SQL | undefined {
+  if ('and' in filter) return and(...filter.and.map(condition));
+  if ('or' in filter) return or(...filter.or.map(condition));
+  const col = column(filter.field);
+  const v = filter.value;
+  const text = String(v);
+  switch (filter.op) {
+    case '_eq':
+      return v === null ? isNull(col) : eq(col, v);
+    case '_neq':
+      return v === null ? isNotNull(col) : or(ne(col, v), isNull(col));
+    case '_in':
+      return inArray(col, v as unknown[]);
+    case '_nin':
+      return notInArray(col, v as unknown[]);
+    case '_contains':
+      return sql`instr(${col}, ${text}) > 0`;
+    case '_ncontains':
+      return or(isNull(col), sql`instr(${col}, ${text}) = 0`);
+    case '_icontains':
+      return likeOp(col, `%${likeEscape(text)}%`, true);
+    case '_starts_with':
+      return sql`substr(${col}, 1, length(${text})) = ${text}`;
+    case '_ends_with':
+      return sql`substr(${col}, -length(${text})) = ${text}`;
+    case '_gt':
+      return gt(col, v);
+    case '_gte':
+      return gte(col, v);
+    case '_lt':
+      return lt(col, v);
+    case '_lte':
+      return lte(col, v);
+    case '_null':
+      return v ? isNull(col) : isNotNull(col);
+    case '_nnull':
+      return v ? isNotNull(col) : isNull(col);
+  }
+}
+
+function searchCondition(search: string): SQL | undefined {
+  const pattern = `%${likeEscape(search)}%`;
+  return or(
+    likeOp(files.title, pattern, true),
+    likeOp(files.filenameDownload, pattern, true),
+    likeOp(files.description, pattern, true),
+    likeOp(files.tags, pattern, true),
+  );
+}
+
+/** The D1 adapter for file records: SQL stays here, callers get rows. */
+export class FilesRepository {
+  private readonly db: DrizzleD1Database;
+
+  constructor(d1: D1Database) {
+    this.db = drizzle(d1);
+  }
+
+  async insert(row: NewFileRow): Promise<FileRow> {
+    const [inserted] = await this.db.insert(files).values(row).returning();
+    return inserted as FileRow;
+  }
+
+  async get(id: string): Promise<FileRow | undefined> {
+    return this.db.select().from(files).where(eq(files.id, id)).get();
+  }
+
+  async list(query: FileQuery): Promise<{ rows: FileRow[]; totalCount?: number; filterCount?: number }> {
+    const where = and(query.filter ? condition(query.filter) : undefined, query.search ? searchCondition(query.search) : undefined);
+    const order = query.sort.length > 0 ? query.sort.map((s) => (s.desc ? desc(column(s.field)) : asc(column(s.field)))) : [asc(files.createdOn), asc(files.id)];
+    const rows = await this.db.select().from(files).where(where).orderBy(...order).limit(query.limit).offset(query.offset);
+    const out: { rows: FileRow[]; totalCount?: number; filterCount?: number } = { rows };
+    if (query.meta.totalCount) out.totalCount = (await this.db.select({ n: count() }).from(files).get())?.n ?? 0;
+    if (query.meta.filterCount) out.filterCount = (await this.db.select({ n: count() }).from(files).where(where).get())?.n ?? 0;
+    return out;
+  }
+
+  async update(id: string, patch: Partial<NewFileRow>): Promise<FileRow | undefined> {
+    const [updated] = await this.db
+      .update(files)
+      .set({ ...patch, modifiedOn: patch.modifiedOn ?? new Date().toISOString() })
+      .where(eq(files.id, id))
+      .returning();
+    return updated;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const deleted = await this.db.delete(files).where(eq(files.id, id)).returning({ id: files.id });
+    return deleted.length > 0;
+  }
+}

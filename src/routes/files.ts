@@ -1,0 +1,146 @@
+import { type Context, Hono } from 'hono';
+import { FilesRepository } from '../db/files-repository';
+import type { FileRow } from '../db/schema';
+import type { AppEnv } from '../env';
+import { AppError } from '../errors/app-error';
+import { type FileFieldsPatch, parseFileFields } from '../files/fields';
+import { importFile } from '../files/import';
+import { multipartParts } from '../files/multipart';
+import { parseFileQuery } from '../files/query';
+import { type FileField, toRecord } from '../files/record';
+import { createFile, deleteFile, type FilesDeps, replaceFile, requireFile, updateFileFields } from '../files/service';
+import { requireAdmin } from '../middleware/auth';
+
+export const filesRoutes = new Hono<AppEnv>();
+filesRoutes.use(requireAdmin());
+
+function deps(c: Context<AppEnv>): FilesDeps {
+  return { config: c.get('config'), repo: new FilesRepository(c.env.DB) };
+}
+
+function project(row: FileRow, fields: FileField[] | undefined) {
+  const record = toRecord(row);
+  return fields ? Object.fromEntries(fields.map((f) => [f, record[f]])) : record;
+}
+
+async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    throw new AppError('INVALID_PAYLOAD', 'The request body must be valid JSON.');
+  }
+}
+
+function isMultipart(c: Context<AppEnv>): boolean {
+  return /^multipart\/form-data/i.test(c.req.header('content-type') ?? '');
+}
+
+/**
+ * Walks a multipart body: form fields collect until a file part arrives, then apply to that file
+ * (Directus behaviour); each file is handed to `onFile` while it streams.
+ */
+async function eachFile(
+  c: Context<AppEnv>,
+  onFile: (file: { stream: ReadableStream<Uint8Array>; filename: string; declaredType: string }, form: Record<string, string>) => Promise<void>,
+): Promise<number> {
+  let form: Record<string, string> = {};
+  let count = 0;
+  for await (const part of multipartParts(c.req.raw)) {
+    if (part.kind === 'field') {
+      form[part.name] = part.value;
+      continue;
+    }
+    await onFile({ stream: part.stream, filename: part.filename, declaredType: part.mimeType }, form);
+    form = {};
+    count++;
+  }
+  if (count === 0) throw new AppError('INVALID_PAYLOAD', 'No file part in the request: add the file as a form field after its metadata fields.');
+  return count;
+}
+
+/** POST /files: one or several files, streamed to storage. */
+filesRoutes.post('/', async (c) => {
+  const d = deps(c);
+  const created: FileRow[] = [];
+  try {
+    await eachFile(c, async (file, form) => {
+      const { fields, storage } = parseFileFields(form, { allowStorage: true, fromForm: true });
+      created.push(await createFile(d, file, fields, storage === undefined ? {} : { storage }));
+    });
+  } catch (error) {
+    // One request, one outcome: files this request already stored are removed again.
+    await Promise.allSettled(created.map((row) => deleteFile(d, row.id)));
+    throw error;
+  }
+  const records = created.map(toRecord);
+  return c.json({ data: records.length === 1 ? records[0] : records });
+});
+
+/** POST /files/import: `{ "url": "…", "data": { …fields } }`. */
+filesRoutes.post('/import', async (c) => {
+  const body = await jsonBody(c);
+  if (typeof body !== 'object' || body === null || typeof (body as { url?: unknown }).url !== 'string') {
+    throw new AppError('INVALID_PAYLOAD', 'Send { "url": "https://…", "data": { …optional fields } }.');
+  }
+  const { url, data } = body as { url: string; data?: unknown };
+  if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) {
+    throw new AppError('INVALID_PAYLOAD', '"data" must be an object of file fields.');
+  }
+  const { fields, storage } = parseFileFields((data ?? {}) as Record<string, unknown>, { allowStorage: true });
+  const row = await importFile(deps(c), url, fields, storage);
+  return c.json({ data: toRecord(row) });
+});
+
+filesRoutes.get('/', async (c) => {
+  const query = parseFileQuery(new URL(c.req.url).searchParams);
+  const result = await new FilesRepository(c.env.DB).list(query);
+  const data = result.rows.map((r) => project(r, query.fields));
+  const meta: Record<string, number> = {};
+  if (result.totalCount !== undefined) meta.total_count = result.totalCount;
+  if (result.filterCount !== undefined) meta.filter_count = result.filterCount;
+  return c.json(Object.keys(meta).length > 0 ? { data, meta } : { data });
+});
+
+filesRoutes.get('/:id', async (c) => {
+  const query = parseFileQuery(new URL(c.req.url).searchParams);
+  const row = await requireFile(deps(c), c.req.param('id'));
+  return c.json({ data: project(row, query.fields) });
+});
+
+/** PATCH /files/:id: JSON edits fields; multipart replaces the bytes (fields before the file apply). */
+filesRoutes.patch('/:id', async (c) => {
+  const d = deps(c);
+  const id = c.req.param('id');
+  if (isMultipart(c)) {
+    await requireFile(d, id);
+    let row: FileRow | undefined;
+    await eachFile(c, async (file, form) => {
+      if (row) throw new AppError('INVALID_PAYLOAD', 'Replace a file with exactly one file part.');
+      row = await replaceFile(d, id, file, parseFileFields(form, { allowStorage: false, fromForm: true }).fields);
+    });
+    return c.json({ data: toRecord(row as FileRow) });
+  }
+  const body = await jsonBody(c);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('INVALID_PAYLOAD', 'Send an object of fields to change.');
+  const { fields } = parseFileFields(body as Record<string, unknown>, { allowStorage: false });
+  const row = await updateFileFields(d, id, fields as Partial<FileFieldsPatch>);
+  return c.json({ data: toRecord(row) });
+});
+
+filesRoutes.delete('/:id', async (c) => {
+  await deleteFile(deps(c), c.req.param('id'));
+  return c.body(null, 204);
+});
+
+/** DELETE /files with `["id", …]` or `{ "keys": ["id", …] }` (Directus). */
+filesRoutes.delete('/', async (c) => {
+  const body = await jsonBody(c);
+  const keys = Array.isArray(body) ? body : (body as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) {
+    throw new AppError('INVALID_PAYLOAD', 'Send the ids to delete as ["id", …] or { "keys": ["id", …] }.');
+  }
+  const d = deps(c);
+  for (const id of keys as string[]) await requireFile(d, id);
+  for (const id of keys as string[]) await deleteFile(d, id);
+  return c.body(null, 204);
+});
