@@ -87,14 +87,15 @@ describe('GET /assets/:id', () => {
   });
 
   it('If-None-Match (weak comparison, lists, *) and If-Modified-Since → 304 with ETag and Cache-Control', async () => {
-    for (const headers of [
+    const cases: Record<string, string>[] = [
       { 'if-none-match': etag },
       { 'if-none-match': `W/${etag}` },
       { 'if-none-match': `"nope", ${etag}` },
       { 'if-none-match': '*' },
       { 'if-modified-since': lastModified },
       { 'if-modified-since': new Date(Date.now() + 60_000).toUTCString() },
-    ]) {
+    ];
+    for (const headers of cases) {
       const res = await get(headers);
       expect(res.status, JSON.stringify(headers)).toBe(304);
       expect(res.headers.get('etag')).toBe(etag);
