@@ -1,18 +1,11 @@
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { s3TargetFromEnv, startS3rver, type S3Target } from '../scripts/s3-target.ts';
+import { s3TargetFromEnv, startS3rver } from '../scripts/s3-target.ts';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    s3: S3Target;
-    /** A TCP port that accepts connections and never answers: for timeout tests. */
-    silentPort: number;
-  }
-}
 
 // Runs in Node, not workerd: starts the S3 server the Worker under test talks to.
 export default async function setup({ provide }: TestProject) {
@@ -31,6 +24,11 @@ export default async function setup({ provide }: TestProject) {
       await rm(dir, { recursive: true, force: true });
     });
   }
+
+  const fixturesDir = join(import.meta.dirname, 'fixtures');
+  const fixtures: Record<string, string> = {};
+  for (const name of await readdir(fixturesDir)) fixtures[name] = (await readFile(join(fixturesDir, name))).toString('base64');
+  provide('fixtures', fixtures);
 
   const sockets = new Set<net.Socket>();
   const silent = net.createServer((socket) => {

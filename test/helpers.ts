@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test';
 import { exports } from 'cloudflare:workers';
+import { inject } from 'vitest';
 import type { S3Target } from '../scripts/s3-target-type.ts';
 import { parseConfig } from '../src/config';
 import { S3Client } from '../src/storage/s3-client';
@@ -99,6 +100,8 @@ export interface FileJson {
   title: string | null;
   type: string | null;
   filesize: string;
+  width: number | null;
+  height: number | null;
   description: string | null;
   tags: string[] | null;
   location: string | null;
@@ -118,4 +121,11 @@ export interface ErrorJson {
 export async function errorOf(res: Response): Promise<{ status: number; code: string | undefined; message: string }> {
   const body = (await res.json()) as ErrorJson;
   return { status: res.status, code: body.errors[0]?.extensions.code, message: body.errors[0]?.message ?? '' };
+}
+
+/** A committed fixture from test/fixtures (made with ImageMagick and exiftool; see its README). */
+export function fixture(name: string): Uint8Array {
+  const base64 = inject('fixtures')[name];
+  if (base64 === undefined) throw new Error(`no fixture ${name}`);
+  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 }

@@ -11,6 +11,10 @@ export interface GlobalSettings {
     importTimeoutMs: number;
     /** Extra addresses, CIDR ranges or host names refused by `/files/import`. */
     importDenyList: string[];
+    /** Globs the sniffed type must match (`image/*`, `application/pdf`). */
+    mimeTypeAllowList: string[];
+    /** Metadata tags kept in `metadata`, or `'*'` for every readable one. */
+    metadataAllowList: string[] | '*';
   };
   assets: {
     public: boolean;
@@ -65,6 +69,11 @@ const schema = z.object({
   FILES_MAX_UPLOAD_SIZE: z.optional(byteSize),
   FILES_IMPORT_TIMEOUT: z._default(milliseconds, 30000),
   IMPORT_IP_DENY_LIST: z._default(list, ['0.0.0.0', '169.254.169.254']),
+  FILES_MIME_TYPE_ALLOW_LIST: z._default(
+    z.pipe(list, z.array(z.string().check(z.regex(/^(\*|[\w.+-]+)\/(\*|[\w.+-]+)$/, { error: 'expected comma-separated type globs such as image/*,application/pdf' })))),
+    ['*/*'],
+  ),
+  FILE_METADATA_ALLOW_LIST: z._default(list, ['Make', 'Model', 'FNumber', 'ExposureTime', 'FocalLength', 'ISOSpeedRatings', 'DateTimeOriginal', 'Orientation']),
   ASSETS_PUBLIC: z._default(bool, true),
   ASSETS_CACHE_TTL: z._default(duration, 30 * 86400),
   ASSETS_CONTENT_SECURITY_POLICY: z._default(
@@ -92,7 +101,13 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
   return {
     settings: {
       adminToken: v.ADMIN_TOKEN,
-      files: { maxUploadSize: v.FILES_MAX_UPLOAD_SIZE, importTimeoutMs: v.FILES_IMPORT_TIMEOUT, importDenyList: v.IMPORT_IP_DENY_LIST },
+      files: {
+        maxUploadSize: v.FILES_MAX_UPLOAD_SIZE,
+        importTimeoutMs: v.FILES_IMPORT_TIMEOUT,
+        importDenyList: v.IMPORT_IP_DENY_LIST,
+        mimeTypeAllowList: v.FILES_MIME_TYPE_ALLOW_LIST,
+        metadataAllowList: v.FILE_METADATA_ALLOW_LIST.includes('*') ? '*' : v.FILE_METADATA_ALLOW_LIST,
+      },
       assets: { public: v.ASSETS_PUBLIC, cacheTtlSeconds: v.ASSETS_CACHE_TTL, contentSecurityPolicy: v.ASSETS_CONTENT_SECURITY_POLICY },
       cors: {
         enabled: v.CORS_ENABLED,

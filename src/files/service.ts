@@ -6,7 +6,9 @@ import { storageFor } from '../storage';
 import type { S3Client } from '../storage/s3-client';
 import { writeStream } from '../storage/stream-writer';
 import type { FileFieldsPatch } from './fields';
-import { extensionOf, titleFromFilename } from './record';
+import { assertTypeAllowed, detectType, HEAD_BYTES, peek } from './inspect';
+import { type ScrapedMetadata, scrapeMetadata } from './metadata';
+import { titleFromFilename } from './record';
 
 export interface FilesDeps {
   config: Config;
@@ -26,32 +28,47 @@ export function derivativesPrefix(id: string): string {
   return `generated/${id}/`;
 }
 
-/** `<id>.<ext>`: a client-supplied name never becomes a key, so `../../x` cannot escape the root. */
-function diskName(id: string, filename: string): string {
-  const ext = extensionOf(filename);
-  return ext ? `${id}.${ext}` : id;
+/** What storing an incoming file learned about it. */
+interface Ingested {
+  key: string;
+  type: string;
+  size: number;
+  checksum: string;
+  scraped: ScrapedMetadata;
 }
 
 /**
- * Streams the bytes to `key` (bounded memory, equal parts) while computing their SHA-256, so the
- * object is read once. The size cap refuses an oversize file with nothing left in the bucket.
+ * Stores the bytes of `file` for file `id`, learning everything about them on the way, with one
+ * read: the head is peeked to sniff the real type (refused before anything is stored when the
+ * allow-list says no), the body streams to `<id>.<ext>` (bounded memory, equal parts) through a
+ * SHA-256 tap, and the metadata is scraped from the head (plus one Range read if it runs longer).
+ * The key is `<id>.<ext>` with the sniffed extension: a client's name never becomes a key, so
+ * `../../x` cannot escape the root.
  */
-async function storeBytes(
-  deps: FilesDeps,
-  client: S3Client,
-  key: string,
-  file: IncomingFile,
-  type: string,
-): Promise<{ size: number; checksum: string }> {
+async function ingest(deps: FilesDeps, client: S3Client, id: string, file: IncomingFile): Promise<Ingested> {
+  const { files } = deps.config;
+  const { head, stream } = await peek(file.stream, HEAD_BYTES);
+  const { type, ext } = await detectType(head, file.declaredType, file.filename);
+  try {
+    assertTypeAllowed(type, files.mimeTypeAllowList);
+  } catch (error) {
+    await stream.cancel().catch(() => {});
+    throw error;
+  }
+  const key = ext ? `${id}.${ext}` : id;
   const digest = new crypto.DigestStream('SHA-256');
-  const hashing = file.stream.pipeThrough(teeTo(digest));
-  const { size } = await writeStream(client, key, hashing, {
+  const { size } = await writeStream(client, key, stream.pipeThrough(teeTo(digest)), {
     partSize: client.location.tusChunkSize,
     contentType: type,
-    ...(deps.config.files.maxUploadSize === undefined ? {} : { maxSize: deps.config.files.maxUploadSize }),
+    ...(files.maxUploadSize === undefined ? {} : { maxSize: files.maxUploadSize }),
   });
   const checksum = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-  return { size, checksum };
+  const readPrefix = async (end: number) => {
+    const object = await client.getObject(key, { range: `bytes=0-${end - 1}` });
+    return new Uint8Array(await new Response(object?.body ?? null).arrayBuffer());
+  };
+  const scraped = await scrapeMetadata(head, size, type, readPrefix, files.metadataAllowList);
+  return { key, type, size, checksum, scraped };
 }
 
 /** A pass-through that also writes every chunk to `sink`. */
@@ -68,8 +85,21 @@ function teeTo(sink: WritableStream<Uint8Array>): TransformStream<Uint8Array, Ui
   });
 }
 
-function typeOf(file: IncomingFile): string {
-  return file.declaredType && file.declaredType !== '' ? file.declaredType : 'application/octet-stream';
+/** The record columns an ingest fills; values the uploader set explicitly win over scraped ones. */
+function learned(ingested: Ingested, fields: Partial<FileFieldsPatch>) {
+  const { scraped } = ingested;
+  return {
+    filenameDisk: ingested.key,
+    type: ingested.type,
+    filesize: ingested.size,
+    checksum: ingested.checksum,
+    width: scraped.width ?? null,
+    height: scraped.height ?? null,
+    description: fields.description ?? scraped.description ?? null,
+    tags: fields.tags ?? scraped.tags ?? null,
+    location: fields.location ?? scraped.location ?? null,
+    metadata: fields.metadata ?? scraped.metadata ?? null,
+  };
 }
 
 /**
@@ -85,28 +115,23 @@ export async function createFile(
   const client = storageFor(deps.config, options.storage);
   const id = crypto.randomUUID();
   const filenameDownload = fields.filenameDownload ?? file.filename;
-  const key = diskName(id, file.filename || filenameDownload);
-  const type = typeOf(file);
-  const { size, checksum } = await storeBytes(deps, client, key, file, type);
+  const ingested = await ingest(deps, client, id, file);
   const now = new Date().toISOString();
   try {
     return await deps.repo.insert({
       ...fields,
+      ...learned(ingested, fields),
       id,
       storage: client.location.name,
-      filenameDisk: key,
       filenameDownload,
-      title: fields.title ?? titleFromFilename(filenameDownload),
-      type,
-      filesize: size,
-      checksum,
+      title: fields.title ?? ingested.scraped.title ?? titleFromFilename(filenameDownload),
       uploadedBy: options.uploadedBy ?? null,
       createdOn: now,
       uploadedOn: now,
       modifiedOn: now,
     });
   } catch (error) {
-    await client.deleteObject(key).catch(() => {});
+    await client.deleteObject(ingested.key).catch(() => {});
     throw error;
   }
 }
@@ -124,24 +149,17 @@ export async function replaceFile(
 ): Promise<FileRow> {
   const existing = await requireFile(deps, id);
   const client = storageFor(deps.config, existing.storage);
-  const key = diskName(id, file.filename || existing.filenameDownload);
-  const type = typeOf(file);
-  const { size, checksum } = await storeBytes(deps, client, key, file, type);
+  const ingested = await ingest(deps, client, id, file);
   const now = new Date().toISOString();
   const updated = await deps.repo.update(id, {
     ...fields,
-    filenameDisk: key,
-    type,
-    filesize: size,
-    checksum,
-    width: null,
-    height: null,
+    ...learned(ingested, { ...fields, description: fields.description ?? existing.description, tags: fields.tags ?? existing.tags, location: fields.location ?? existing.location }),
     uploadedOn: now,
     modifiedOn: now,
   });
   if (!updated) throw notFound(id);
   await client.deletePrefix(derivativesPrefix(id));
-  if (existing.filenameDisk && existing.filenameDisk !== key) await client.deleteObject(existing.filenameDisk);
+  if (existing.filenameDisk && existing.filenameDisk !== ingested.key) await client.deleteObject(existing.filenameDisk);
   return updated;
 }
 

@@ -56,7 +56,8 @@ describe('POST /files', () => {
     expect(unicode.filename_download).toBe('Ünïcödé 日本語 🎉.png');
     expect(unicode.filename_disk).toBe(`${unicode.id}.png`);
     const hostile = await uploadFile({ name: '../../etc/passwd', data: 'x' });
-    expect(hostile.filename_disk).toBe(hostile.id);
+    // The extension follows the sniffed type (text), never the client's name.
+    expect(hostile.filename_disk).toBe(`${hostile.id}.txt`);
     // busboy keeps only the base name of a path-like file name, as browsers send it.
     expect(hostile.filename_download).toBe('passwd');
   });

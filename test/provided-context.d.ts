@@ -1,0 +1,10 @@
+import type { S3Target } from '../scripts/s3-target-type.ts';
+declare module 'vitest' {
+  interface ProvidedContext {
+    s3: S3Target;
+    /** A TCP port that accepts connections and never answers: for timeout tests. */
+    silentPort: number;
+    /** test/fixtures/* as base64, by file name (workerd cannot read the test folder). */
+    fixtures: Record<string, string>;
+  }
+}
