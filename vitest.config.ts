@@ -7,7 +7,7 @@ export default defineConfig({
       // Provided by test/global-setup.ts: the S3 server these tests run against.
       const s3 = inject('s3');
       return {
-        wrangler: { configPath: './wrangler.toml' },
+        wrangler: { configPath: './wrangler.toml', environment: 'test' },
         miniflare: {
           bindings: {
             TEST_MIGRATIONS: await readD1Migrations('./migrations'),

@@ -7,6 +7,7 @@ import { requestId } from './middleware/request-id';
 import { assetsRoutes } from './routes/assets';
 import { filesRoutes } from './routes/files';
 import { serverRoutes } from './routes/server';
+import { tusRoutes } from './routes/tus';
 
 const app = new Hono<AppEnv>();
 
@@ -14,9 +15,11 @@ app.use(requestId());
 app.use(config());
 app.use(cors());
 app.route('/server', serverRoutes);
+app.route('/files/tus', tusRoutes);
 app.route('/files', filesRoutes);
 app.route('/assets', assetsRoutes);
 app.notFound(notFound);
 app.onError(onError);
 
 export default app;
+export { UploadSession } from './uploads/upload-session';

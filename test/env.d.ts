@@ -4,6 +4,7 @@ declare global {
   namespace Cloudflare {
     interface Env {
       DB: D1Database;
+      UPLOADS: DurableObjectNamespace<import('../src/uploads/upload-session').UploadSession>;
       TEST_MIGRATIONS: D1Migration[];
       /** JSON of scripts/s3-target.ts's S3Target. */
       TEST_S3: string;

@@ -16,6 +16,12 @@ export interface GlobalSettings {
     /** Metadata tags kept in `metadata`, or `'*'` for every readable one. */
     metadataAllowList: string[] | '*';
   };
+  tus: {
+    /** Tus-Max-Size: the largest upload accepted. */
+    maxSize: number;
+    /** An upload idle this long expires (sliding from its last PATCH). */
+    expirationMs: number;
+  };
   assets: {
     public: boolean;
     cacheTtlSeconds: number;
@@ -32,6 +38,13 @@ export interface GlobalSettings {
     maxAge: number;
   };
 }
+
+/**
+ * The largest TUS upload we can take: 10,000 parts of at most 32 MiB. A part is held in memory while
+ * it uploads and the next one fills (2P within the isolate's 128 MB), so P cannot grow to the 550 MB
+ * that S3's 5 TiB ceiling would need.
+ */
+export const TUS_SIZE_CEILING = 10_000 * 32 * 1024 * 1024;
 
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
 const DURATIONS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31557600 };
@@ -74,6 +87,8 @@ const schema = z.object({
     ['*/*'],
   ),
   FILE_METADATA_ALLOW_LIST: z._default(list, ['Make', 'Model', 'FNumber', 'ExposureTime', 'FocalLength', 'ISOSpeedRatings', 'DateTimeOriginal', 'Orientation']),
+  TUS_MAX_SIZE: z.optional(byteSize),
+  TUS_UPLOAD_EXPIRATION: z._default(duration, 24 * 3600),
   ASSETS_PUBLIC: z._default(bool, true),
   ASSETS_CACHE_TTL: z._default(duration, 30 * 86400),
   ASSETS_CONTENT_SECURITY_POLICY: z._default(
@@ -107,6 +122,10 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         importDenyList: v.IMPORT_IP_DENY_LIST,
         mimeTypeAllowList: v.FILES_MIME_TYPE_ALLOW_LIST,
         metadataAllowList: v.FILE_METADATA_ALLOW_LIST.includes('*') ? '*' : v.FILE_METADATA_ALLOW_LIST,
+      },
+      tus: {
+        maxSize: Math.min(v.TUS_MAX_SIZE ?? Number.MAX_SAFE_INTEGER, v.FILES_MAX_UPLOAD_SIZE ?? Number.MAX_SAFE_INTEGER, TUS_SIZE_CEILING),
+        expirationMs: v.TUS_UPLOAD_EXPIRATION * 1000,
       },
       assets: { public: v.ASSETS_PUBLIC, cacheTtlSeconds: v.ASSETS_CACHE_TTL, contentSecurityPolicy: v.ASSETS_CONTENT_SECURITY_POLICY },
       cors: {

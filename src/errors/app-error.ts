@@ -16,6 +16,12 @@ export const ERROR_STATUS = {
   CONTENT_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RANGE_NOT_SATISFIABLE: 416,
+  // TUS 1.0.0 statuses.
+  UPLOAD_CONFLICT: 409,
+  UPLOAD_GONE: 410,
+  TUS_VERSION_UNSUPPORTED: 412,
+  UPLOAD_LOCKED: 423,
+  CHECKSUM_MISMATCH: 460,
   SERVICE_UNAVAILABLE: 503,
   // Storage failures: the store answered with an error we cannot fix on this side (502) or did not
   // answer in time (504). Each carries a hint naming the variable to check.

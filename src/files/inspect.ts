@@ -1,5 +1,6 @@
 import { fileTypeFromBuffer } from 'file-type';
 import { AppError } from '../errors/app-error';
+import { concat } from '../lib/bytes';
 import { extensionOf } from './record';
 
 /**
@@ -26,12 +27,7 @@ export async function peek(stream: ReadableStream<Uint8Array>, n: number): Promi
     chunks.push(next.value);
     size += next.value.byteLength;
   }
-  const head = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    head.set(c, at);
-    at += c.byteLength;
-  }
+  const head = concat(chunks);
   const rest = new ReadableStream<Uint8Array>({
     start(controller) {
       if (head.byteLength > 0) controller.enqueue(head);

@@ -28,13 +28,24 @@ export function derivativesPrefix(id: string): string {
   return `generated/${id}/`;
 }
 
-/** What storing an incoming file learned about it. */
-interface Ingested {
+/** Bytes now in storage, and what is known of them before their metadata is read. */
+export interface StoredBytes {
   key: string;
   type: string;
   size: number;
   checksum: string;
+  /** The first bytes (up to HEAD_BYTES), for metadata. */
+  head: Uint8Array;
+}
+
+/** What storing a file learned about it. */
+export interface Ingested extends StoredBytes {
   scraped: ScrapedMetadata;
+}
+
+/** The key of a file's original: `<id>.<ext>` with the sniffed extension. */
+export function originalKey(id: string, ext: string | undefined): string {
+  return ext ? `${id}.${ext}` : id;
 }
 
 /**
@@ -55,20 +66,29 @@ async function ingest(deps: FilesDeps, client: S3Client, id: string, file: Incom
     await stream.cancel().catch(() => {});
     throw error;
   }
-  const key = ext ? `${id}.${ext}` : id;
+  const key = originalKey(id, ext);
   const digest = new crypto.DigestStream('SHA-256');
   const { size } = await writeStream(client, key, stream.pipeThrough(teeTo(digest)), {
     partSize: client.location.tusChunkSize,
     contentType: type,
     ...(files.maxUploadSize === undefined ? {} : { maxSize: files.maxUploadSize }),
   });
-  const checksum = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  const checksum = hex(await digest.digest);
+  return learnStored(deps, client, { key, type, size, checksum, head });
+}
+
+export function hex(bytes: ArrayBuffer): string {
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Scrapes the metadata of bytes already stored (a Range read if it runs past the head). */
+export async function learnStored(deps: FilesDeps, client: S3Client, stored: StoredBytes): Promise<Ingested> {
   const readPrefix = async (end: number) => {
-    const object = await client.getObject(key, { range: `bytes=0-${end - 1}` });
+    const object = await client.getObject(stored.key, { range: `bytes=0-${end - 1}` });
     return new Uint8Array(await new Response(object?.body ?? null).arrayBuffer());
   };
-  const scraped = await scrapeMetadata(head, size, type, readPrefix, files.metadataAllowList);
-  return { key, type, size, checksum, scraped };
+  const scraped = await scrapeMetadata(stored.head, stored.size, stored.type, readPrefix, deps.config.files.metadataAllowList);
+  return { ...stored, scraped };
 }
 
 /** A pass-through that also writes every chunk to `sink`. */
@@ -102,10 +122,7 @@ function learned(ingested: Ingested, fields: Partial<FileFieldsPatch>) {
   };
 }
 
-/**
- * Creates a file: bytes to `<id>.<ext>` in the chosen (or default) location, then the record. If the
- * record cannot be written the object is removed again, so nothing is left half-created.
- */
+/** Creates a file: bytes to `<id>.<ext>` in the chosen (or default) location, then the record. */
 export async function createFile(
   deps: FilesDeps,
   file: IncomingFile,
@@ -114,8 +131,23 @@ export async function createFile(
 ): Promise<FileRow> {
   const client = storageFor(deps.config, options.storage);
   const id = crypto.randomUUID();
-  const filenameDownload = fields.filenameDownload ?? file.filename;
   const ingested = await ingest(deps, client, id, file);
+  return recordNewFile(deps, client, id, ingested, { ...fields, filenameDownload: fields.filenameDownload ?? file.filename }, options.uploadedBy);
+}
+
+/**
+ * Writes the record of a new file whose bytes are stored. If the record cannot be written the
+ * object is removed again, so nothing is left half-created.
+ */
+export async function recordNewFile(
+  deps: FilesDeps,
+  client: S3Client,
+  id: string,
+  ingested: Ingested,
+  fields: Partial<FileFieldsPatch> & { filenameDownload: string },
+  uploadedBy?: string | null,
+): Promise<FileRow> {
+  const { filenameDownload } = fields;
   const now = new Date().toISOString();
   try {
     return await deps.repo.insert({
@@ -125,7 +157,7 @@ export async function createFile(
       storage: client.location.name,
       filenameDownload,
       title: fields.title ?? ingested.scraped.title ?? titleFromFilename(filenameDownload),
-      uploadedBy: options.uploadedBy ?? null,
+      uploadedBy: uploadedBy ?? null,
       createdOn: now,
       uploadedOn: now,
       modifiedOn: now,
@@ -150,6 +182,21 @@ export async function replaceFile(
   const existing = await requireFile(deps, id);
   const client = storageFor(deps.config, existing.storage);
   const ingested = await ingest(deps, client, id, file);
+  return recordReplacement(deps, client, existing, ingested, fields);
+}
+
+/**
+ * Moves a file's record on to new bytes already stored: derivatives of the old bytes are removed,
+ * and an old object under a different name is deleted.
+ */
+export async function recordReplacement(
+  deps: FilesDeps,
+  client: S3Client,
+  existing: FileRow,
+  ingested: Ingested,
+  fields: Partial<FileFieldsPatch>,
+): Promise<FileRow> {
+  const { id } = existing;
   const now = new Date().toISOString();
   const updated = await deps.repo.update(id, {
     ...fields,

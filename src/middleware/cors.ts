@@ -1,6 +1,10 @@
 import { cors as honoCors } from 'hono/cors';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env';
+import { TUS_EXPOSED_HEADERS } from '../uploads/tus-protocol';
+
+/** What browser TUS clients (tus-js-client, Uppy) send. */
+const TUS_REQUEST_HEADERS = ['Tus-Resumable', 'Upload-Length', 'Upload-Defer-Length', 'Upload-Metadata', 'Upload-Offset', 'Upload-Checksum', 'X-HTTP-Method-Override', 'X-Requested-With'];
 
 /** CORS from the CORS_* variables (Directus names); off unless CORS_ENABLED=true. */
 export function cors() {
@@ -11,8 +15,8 @@ export function cors() {
     return honoCors({
       origin: (origin) => (allowed === true ? origin : allowed === false ? null : allowed.includes(origin) ? origin : null),
       allowMethods: settings.methods,
-      allowHeaders: settings.allowedHeaders,
-      exposeHeaders: [...settings.exposedHeaders, 'X-Request-Id'],
+      allowHeaders: [...settings.allowedHeaders, ...TUS_REQUEST_HEADERS],
+      exposeHeaders: [...settings.exposedHeaders, 'X-Request-Id', ...TUS_EXPOSED_HEADERS],
       credentials: settings.credentials,
       maxAge: settings.maxAge,
     })(c, next);

@@ -1,3 +1,5 @@
+import { concat } from '../lib/bytes';
+
 /** S3 allows at most this many parts in one multipart upload. */
 export const MAX_PARTS = 10_000;
 
@@ -44,12 +46,7 @@ export class PartCutter {
 
   /** The bytes held (the last, short part), leaving the cutter empty. */
   drain(): Uint8Array {
-    const part = new Uint8Array(this.chunks.reduce((n, c) => n + c.byteLength, 0));
-    let at = 0;
-    for (const c of this.chunks) {
-      part.set(c, at);
-      at += c.byteLength;
-    }
+    const part = concat(this.chunks);
     this.chunks = [];
     this.held = 0;
     return part;

@@ -1,6 +1,7 @@
 import { AwsClient } from 'aws4fetch';
 import type { StorageLocation } from '../config';
 import { AppError } from '../errors/app-error';
+import { concat } from '../lib/bytes';
 import { s3Error, timeoutError, unreachableError } from './s3-errors';
 import { Watchdog } from './watchdog';
 import { elements, encodeXml, text } from './xml';
@@ -364,7 +365,6 @@ export class S3Client {
 
     for (let attempt = 1; ; attempt++) {
       const dog = new Watchdog();
-      let handedOver = false;
       try {
         let body: BodyInit | undefined = o.body;
         if (o.body instanceof ReadableStream) {
@@ -379,12 +379,15 @@ export class S3Client {
         const res = await fetch(request);
 
         if (res.ok || o.accept?.includes(res.status)) {
-          handedOver = true;
-          if (!res.body || o.rawBody) {
+          if (o.rawBody || !res.body) {
             dog.stop();
             return res;
           }
-          return new Response(res.body.pipeThrough(dog.tap(l.socketTimeoutMs)), res);
+          // Answers other than object bodies are small (XML, empty): read them while the watchdog
+          // still runs, so no timer or half-read body outlives the call.
+          const body = await res.arrayBuffer();
+          dog.stop();
+          return new Response(body, res);
         }
         const errorBody = await boundedText(res);
         if (!streamed && attempt < MAX_ATTEMPTS && (RETRY_STATUSES.has(res.status) || errorBody.includes('<Code>SlowDown</Code>'))) {
@@ -401,7 +404,7 @@ export class S3Client {
         }
         throw unreachableError(l, o.operation, error);
       } finally {
-        if (!handedOver) dog.stop();
+        dog.stop();
       }
     }
   }
@@ -455,16 +458,6 @@ async function boundedText(res: Response): Promise<string> {
   }
   await reader.cancel().catch(() => {});
   return new TextDecoder().decode(concat(chunks));
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 function backoff(attempt: number): Promise<void> {

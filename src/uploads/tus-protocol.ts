@@ -1,0 +1,87 @@
+import { AppError, type ErrorCode } from '../errors/app-error';
+
+/** tus.io resumable upload protocol 1.0.0. */
+export const TUS_VERSION = '1.0.0';
+/** `concatenation` is not offered: see the README. */
+export const TUS_EXTENSIONS = ['creation', 'creation-with-upload', 'creation-defer-length', 'expiration', 'checksum', 'termination'];
+/** Upload-Checksum algorithms (names from the IANA hash registry, as the protocol asks). */
+export const CHECKSUM_ALGORITHMS = { sha1: 'SHA-1', md5: 'MD5', sha256: 'SHA-256' } as const;
+export type ChecksumAlgorithm = keyof typeof CHECKSUM_ALGORITHMS;
+
+export const OFFSET_CONTENT_TYPE = 'application/offset+octet-stream';
+
+/** Headers a browser needs to read (CORS `Access-Control-Expose-Headers`). */
+export const TUS_EXPOSED_HEADERS = [
+  'Upload-Offset',
+  'Upload-Length',
+  'Upload-Defer-Length',
+  'Upload-Expires',
+  'Upload-Metadata',
+  'Location',
+  'Tus-Resumable',
+  'Tus-Version',
+  'Tus-Extension',
+  'Tus-Max-Size',
+  'Tus-Checksum-Algorithm',
+  'Directus-File-Id',
+];
+
+/** A TUS protocol error: the status is the protocol's, the body our envelope. */
+export function tusError(status: 400 | 403 | 404 | 409 | 410 | 412 | 413 | 415 | 423 | 460, message: string, code?: ErrorCode): AppError {
+  const codes = {
+    400: 'INVALID_PAYLOAD',
+    403: 'FORBIDDEN',
+    404: 'NOT_FOUND',
+    409: 'UPLOAD_CONFLICT',
+    410: 'UPLOAD_GONE',
+    412: 'TUS_VERSION_UNSUPPORTED',
+    413: 'CONTENT_TOO_LARGE',
+    415: 'UNSUPPORTED_MEDIA_TYPE',
+    423: 'UPLOAD_LOCKED',
+    460: 'CHECKSUM_MISMATCH',
+  } as const;
+  return new AppError(code ?? codes[status], message);
+}
+
+/**
+ * Parses `Upload-Metadata`: comma-separated `key base64value` pairs (the value may be absent).
+ * Keys are unique, non-empty and without spaces or commas; values must be valid base64 of UTF-8.
+ */
+export function parseUploadMetadata(header: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (header === null || header.trim() === '') return out;
+  for (const pair of header.split(',')) {
+    const [key, value, extra] = pair.trim().split(' ');
+    if (!key || extra !== undefined || key in out) throw tusError(400, `Malformed Upload-Metadata near "${pair.trim().slice(0, 40)}".`);
+    if (value === undefined || value === '') {
+      out[key] = '';
+      continue;
+    }
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) throw tusError(400, `Upload-Metadata value of "${key}" is not base64.`);
+    try {
+      out[key] = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(atob(value), (c) => c.charCodeAt(0)));
+    } catch {
+      throw tusError(400, `Upload-Metadata value of "${key}" is not base64 of UTF-8 text.`);
+    }
+  }
+  return out;
+}
+
+/** A non-negative integer header (Upload-Offset, Upload-Length), or undefined when absent. */
+export function integerHeader(headers: Headers, name: string): number | undefined {
+  const raw = headers.get(name);
+  if (raw === null) return undefined;
+  if (!/^\d{1,16}$/.test(raw.trim())) throw tusError(400, `${name} must be a non-negative integer.`);
+  return Number(raw.trim());
+}
+
+/** `Upload-Checksum: <algorithm> <base64 digest>`. */
+export function parseUploadChecksum(header: string | null): { algorithm: ChecksumAlgorithm; digest: string } | undefined {
+  if (header === null) return undefined;
+  const [algorithm, digest] = header.trim().split(/\s+/);
+  if (!algorithm || !digest) throw tusError(400, 'Upload-Checksum must be "<algorithm> <base64 digest>".');
+  if (!(algorithm in CHECKSUM_ALGORITHMS)) {
+    throw tusError(400, `Unsupported checksum algorithm "${algorithm}"; supported: ${Object.keys(CHECKSUM_ALGORITHMS).join(', ')}.`);
+  }
+  return { algorithm: algorithm as ChecksumAlgorithm, digest };
+}
