@@ -2,37 +2,56 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  plugins: [
-    cloudflareTest(async ({ inject }) => {
-      // Provided by test/global-setup.ts: the S3 server these tests run against.
-      const s3 = inject('s3');
-      return {
-        wrangler: { configPath: './wrangler.toml', environment: 'test' },
-        miniflare: {
-          bindings: {
-            TEST_MIGRATIONS: await readD1Migrations('./migrations'),
-            TEST_S3: JSON.stringify(s3),
-            TEST_SILENT_PORT: String(inject('silentPort')),
-            ADMIN_TOKEN: 'test-admin-token-0123456789',
-            FILES_MAX_UPLOAD_SIZE: String(20 * 1024 * 1024),
-            STORAGE_LOCATIONS: 'local',
-            STORAGE_LOCAL_DRIVER: 's3',
-            STORAGE_LOCAL_ENDPOINT: s3.endpoint,
-            STORAGE_LOCAL_BUCKET: s3.bucket,
-            STORAGE_LOCAL_KEY: s3.accessKeyId,
-            STORAGE_LOCAL_SECRET: s3.secretAccessKey,
-            STORAGE_LOCAL_REGION: s3.region,
-            STORAGE_LOCAL_FORCE_PATH_STYLE: 'true',
-          },
-        },
-      };
-    }),
-  ],
   test: {
-    globalSetup: ['./test/global-setup.ts'],
-    setupFiles: ['./test/apply-migrations.ts'],
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    projects: [
+      {
+        // Unit, integration and protocol tests, inside workerd.
+        plugins: [
+          cloudflareTest(async ({ inject }) => {
+            // Provided by test/global-setup.ts: the S3 server these tests run against.
+            const s3 = inject('s3');
+            return {
+              // Environment "test" makes wrangler read .dev.vars.test (empty), never a developer's .dev.vars.
+              wrangler: { configPath: './wrangler.toml', environment: 'test' },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: await readD1Migrations('./migrations'),
+                  TEST_S3: JSON.stringify(s3),
+                  TEST_SILENT_PORT: String(inject('silentPort')),
+                  ADMIN_TOKEN: 'test-admin-token-0123456789',
+                  FILES_MAX_UPLOAD_SIZE: String(20 * 1024 * 1024),
+                  STORAGE_LOCATIONS: 'local',
+                  STORAGE_LOCAL_DRIVER: 's3',
+                  STORAGE_LOCAL_ENDPOINT: s3.endpoint,
+                  STORAGE_LOCAL_BUCKET: s3.bucket,
+                  STORAGE_LOCAL_KEY: s3.accessKeyId,
+                  STORAGE_LOCAL_SECRET: s3.secretAccessKey,
+                  STORAGE_LOCAL_REGION: s3.region,
+                  STORAGE_LOCAL_FORCE_PATH_STYLE: 'true',
+                },
+              },
+            };
+          }),
+        ],
+        test: {
+          name: 'workers',
+          globalSetup: ['./test/global-setup.ts'],
+          setupFiles: ['./test/apply-migrations.ts'],
+          include: ['test/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        // End to end: real clients in Node against `wrangler dev`.
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['e2e/**/*.e2e.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
   },
 });

@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { AwsClient } from 'aws4fetch';
+import * as tus from 'tus-js-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, STACK_TOKEN, startLocalStack } from '../scripts/local-stack.ts';
+import { s3TargetFromEnv } from '../scripts/s3-target.ts';
+import { type PartRecorder, startPartRecorder } from './part-recorder.ts';
+
+const MiB = 1024 * 1024;
+let stack: LocalStack;
+let recorder: PartRecorder;
+let cleanupBucket: (() => Promise<void>) | undefined;
+
+beforeAll(async () => {
+  const external = await s3TargetFromEnv(process.env);
+  cleanupBucket = external?.cleanup;
+  stack = await startLocalStack({
+    ...(external ? { s3: external.target } : {}),
+    storageEndpoint: async (s3) => {
+      recorder = await startPartRecorder(s3.endpoint);
+      return recorder.endpoint;
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await recorder?.close();
+  await cleanupBucket?.();
+});
+
+function data(size: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+interface Done {
+  fileId: string;
+  url: string;
+}
+
+function upload(input: Buffer | Readable, options: Partial<tus.UploadOptions> = {}, onUpload?: (u: tus.Upload) => void): Promise<Done> {
+  return new Promise((resolve, reject) => {
+    const u = new tus.Upload(input, {
+      endpoint: `${stack.base}/files/tus`,
+      headers: { Authorization: `Bearer ${STACK_TOKEN}` },
+      metadata: { filename: 'e2e.bin', filetype: 'application/octet-stream' },
+      retryDelays: [],
+      ...options,
+      onError: reject,
+      onSuccess: (payload) => resolve({ fileId: payload.lastResponse.getHeader('Directus-File-Id') ?? '', url: u.url ?? '' }),
+    });
+    onUpload?.(u);
+    u.start();
+  });
+}
+
+/** What landed in the bucket, read with a plain S3 client (not the Worker). */
+async function stored(fileId: string): Promise<Buffer> {
+  const record = (await (await fetch(`${stack.base}/files/${fileId}`, { headers: { Authorization: `Bearer ${STACK_TOKEN}` } })).json()) as {
+    data: { filename_disk: string; filesize: string; checksum: string };
+  };
+  const s3 = new AwsClient({ accessKeyId: stack.s3.accessKeyId, secretAccessKey: stack.s3.secretAccessKey, region: stack.s3.region, service: 's3', retries: 0 });
+  const res = await s3.fetch(`${stack.s3.endpoint}/${stack.s3.bucket}/${record.data.filename_disk}`);
+  expect(res.status).toBe(200);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  expect(record.data.filesize).toBe(String(bytes.byteLength));
+  expect(record.data.checksum).toBe(sha256(bytes));
+  return bytes;
+}
+
+/** The part sizes of the last completed multipart upload: all equal but the last. */
+function expectEqualParts(sizes: number[] | undefined, part: number) {
+  expect(sizes, 'a multipart upload completed').toBeDefined();
+  const body = (sizes as number[]).slice(0, -1);
+  expect(body.every((s) => s === part), `parts ${sizes?.join(',')}`).toBe(true);
+}
+
+describe('tus-js-client against the Worker (wrangler dev) and a real S3 server', () => {
+  const file = data(13 * MiB + 12_345, 81);
+
+  for (const chunkSize of [3 * MiB, 5 * MiB, 7 * MiB + 3]) {
+    it(`chunk size ${chunkSize} bytes: byte-identical object, equal 5 MiB parts`, async () => {
+      const before = recorder.completed.length;
+      const done = await upload(file, { chunkSize });
+      expect(sha256(await stored(done.fileId))).toBe(sha256(file));
+      expect(recorder.completed.length).toBe(before + 1);
+      expectEqualParts(recorder.completed.at(-1), 5 * MiB);
+    });
+  }
+
+  it('unknown length (uploadLengthDeferred) from a stream', async () => {
+    const source = data(11 * MiB + 77, 82);
+    const done = await upload(Readable.from([source.subarray(0, 4 * MiB), source.subarray(4 * MiB)]), {
+      uploadLengthDeferred: true,
+      chunkSize: 4 * MiB,
+    });
+    expect(sha256(await stored(done.fileId))).toBe(sha256(source));
+    expectEqualParts(recorder.completed.at(-1), 5 * MiB);
+  });
+
+  it('an upload aborted mid-way resumes from HEAD without resending what the server has', async () => {
+    const source = data(12 * MiB + 5, 83);
+    let url = '';
+    await new Promise<void>((resolve, reject) => {
+      const u: tus.Upload = new tus.Upload(source, {
+        endpoint: `${stack.base}/files/tus`,
+        headers: { Authorization: `Bearer ${STACK_TOKEN}` },
+        chunkSize: 2 * MiB,
+        retryDelays: [],
+        onError: reject,
+        onChunkComplete: (_chunk, accepted) => {
+          url = u.url ?? '';
+          if (accepted >= 6 * MiB) u.abort().then(() => resolve(), reject);
+        },
+      });
+      u.start();
+    });
+    const head = await fetch(url, { method: 'HEAD', headers: { Authorization: `Bearer ${STACK_TOKEN}`, 'Tus-Resumable': '1.0.0' } });
+    const offset = Number(head.headers.get('upload-offset'));
+    expect(offset).toBeGreaterThanOrEqual(6 * MiB);
+
+    let firstResumedOffset = -1;
+    const done = await upload(source, {
+      uploadUrl: url,
+      chunkSize: 2 * MiB,
+      onBeforeRequest: (req) => {
+        if (req.getMethod() === 'PATCH' && firstResumedOffset < 0) firstResumedOffset = Number(req.getHeader('Upload-Offset'));
+      },
+    });
+    expect(firstResumedOffset).toBe(offset);
+    expect(sha256(await stored(done.fileId))).toBe(sha256(source));
+  });
+
+  it('three uploads in parallel', async () => {
+    const sources = [data(6 * MiB + 1, 84), data(2 * MiB, 85), data(9 * MiB + 999, 86)];
+    const results = await Promise.all(sources.map((s) => upload(s, { chunkSize: 3 * MiB })));
+    for (const [i, r] of results.entries()) expect(sha256(await stored(r.fileId))).toBe(sha256(sources[i] as Buffer));
+  });
+});
