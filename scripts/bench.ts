@@ -1,181 +1,155 @@
 /**
  * `npm run bench`: measures the Worker against a baseline in the same run (the machine is noisy, so
  * only ratios mean something). Starts its own s3rver and `wrangler dev` on free loopback ports with
- * throwaway state, and prints a JSON report.
+ * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads` picks cases.
  *
- * Case "originals": a 256 MiB object streamed from /assets/:id through the Worker vs a direct GET of
- * the same object from the same S3 server — throughput ratio (target ≥ 0.8) — and the workerd
- * process's peak RSS while serving 16 MiB and 256 MiB objects (target: independent of size).
+ * originals: a 256 MiB object streamed from /assets/:id vs a direct GET of the same object from the
+ *   same S3 server — throughput ratio (target ≥ 0.8) — and workerd's peak RSS while serving 16 MiB
+ *   and 256 MiB objects (target: independent of size).
+ * uploads: 256 MiB with tus-js-client through the Worker vs a direct S3 multipart upload of the same
+ *   bytes with the same part size — throughput ratio (target ≥ 0.7) — and workerd's peak RSS during
+ *   64 MiB and 1 GiB uploads (target: the peaks differ by less than 32 MiB).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startS3rver } from './s3-target.ts';
+import { AwsClient } from 'aws4fetch';
+import * as tus from 'tus-js-client';
+import { type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './local-stack.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const wrangler = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
 const MiB = 1024 * 1024;
-const TOKEN = 'bench-admin-token-0123456789';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Every descendant PID of `pid` (wrangler → workerd). */
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]);
-      if (ppid === pid) out.push(Number(entry), ...descendants(Number(entry)));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return out;
-}
-
-function rssOf(pid: number): number {
-  try {
-    return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  } catch {
-    return 0;
-  }
-}
-
-function workerdPid(wranglerPid: number): number {
-  const pid = descendants(wranglerPid).find((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('workerd');
-    } catch {
-      return false;
-    }
-  });
-  if (!pid) throw new Error('workerd process not found');
-  return pid;
-}
+const CASES = (process.env.BENCH_CASES ?? 'originals,uploads').split(',');
+const auth = { authorization: `Bearer ${STACK_TOKEN}` };
 
 /** Runs `fn` while sampling a process's RSS every 20 ms; returns fn's result and the peak. */
 async function withPeakRss<T>(pid: number, fn: () => Promise<T>): Promise<{ result: T; peak: number }> {
   let peak = rssOf(pid);
   const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 20);
   try {
-    return { result: await fn(), peak };
+    const result = await fn();
+    return { result, peak: Math.max(peak, rssOf(pid)) };
   } finally {
     clearInterval(timer);
-    peak = Math.max(peak, rssOf(pid));
   }
 }
 
-/** Downloads a URL to nowhere; returns bytes per second. */
-async function download(url: string, expected: number): Promise<number> {
+async function timed(fn: () => Promise<unknown>, bytes: number): Promise<number> {
   const started = performance.now();
+  await fn();
+  return bytes / ((performance.now() - started) / 1000);
+}
+
+/** Downloads a URL to nowhere, checking the length. */
+async function download(url: string, expected: number): Promise<void> {
   const res = await fetch(url);
   if (!res.ok || !res.body) throw new Error(`GET ${url}: ${res.status}`);
   let n = 0;
   for await (const chunk of res.body) n += chunk.byteLength;
   if (n !== expected) throw new Error(`GET ${url}: ${n} bytes, expected ${expected}`);
-  return n / ((performance.now() - started) / 1000);
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const mib = (n: number) => +(n / MiB).toFixed(1);
+
+async function postFile(stack: LocalStack, size: number): Promise<{ id: string; filename_disk: string }> {
+  const form = new FormData();
+  // Binary (NUL bytes), like the videos this case is about: text would be sniffed as text/plain and compressed on the way out.
+  form.append('file', new Blob([new Uint8Array(size)]), `bench-${size}.bin`);
+  const res = await fetch(`${stack.base}/files`, { method: 'POST', body: form, headers: auth });
+  if (!res.ok) throw new Error(`upload: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { data: { id: string; filename_disk: string } }).data;
 }
 
-async function waitFor(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error('wrangler dev exited');
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
+async function originals(stack: LocalStack) {
+  const big = 256 * MiB;
+  const small = await postFile(stack, 16 * MiB);
+  const large = await postFile(stack, big);
+  const direct: number[] = [];
+  const worker: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    direct.push(await timed(() => download(`${stack.s3.endpoint}/${stack.s3.bucket}/${large.filename_disk}`, big), big));
+    worker.push(await timed(() => download(`${stack.base}/assets/${large.id}`, big), big));
   }
-  throw new Error(`${url} did not come up`);
-}
-
-async function main(): Promise<void> {
-  const state = mkdtempSync(join(tmpdir(), 'edge-assets-bench-'));
-  const s3 = await startS3rver({ port: await freePort(), directory: join(state, 's3'), bucket: 'bench' });
-  const port = await freePort();
-  const vars = {
-    ADMIN_TOKEN: TOKEN,
-    STORAGE_LOCATIONS: 'local',
-    STORAGE_LOCAL_ENDPOINT: s3.target.endpoint,
-    STORAGE_LOCAL_BUCKET: 'bench',
-    STORAGE_LOCAL_KEY: s3.target.accessKeyId,
-    STORAGE_LOCAL_SECRET: s3.target.secretAccessKey,
-    STORAGE_LOCAL_REGION: s3.target.region,
-    STORAGE_LOCAL_FORCE_PATH_STYLE: 'true',
+  const idle = rssOf(stack.workerdPid);
+  const peakSmall = await withPeakRss(stack.workerdPid, () => download(`${stack.base}/assets/${small.id}`, 16 * MiB));
+  const peakLarge = await withPeakRss(stack.workerdPid, () => download(`${stack.base}/assets/${large.id}`, big));
+  return {
+    object_mib: 256,
+    direct_mib_s: mib(median(direct)),
+    worker_mib_s: mib(median(worker)),
+    throughput_ratio: +(median(worker) / median(direct)).toFixed(3),
+    target_ratio: 0.8,
+    workerd_rss_idle_mib: mib(idle),
+    workerd_peak_rss_16mib_object_mib: mib(peakSmall.peak),
+    workerd_peak_rss_256mib_object_mib: mib(peakLarge.peak),
+    peak_difference_mib: mib(peakLarge.peak - peakSmall.peak),
   };
-  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' };
-  const persist = join(state, 'wrangler');
-  const migrated = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], { cwd: root, env, encoding: 'utf8' });
-  if (migrated.status !== 0) throw new Error(`migrations: ${migrated.stderr}`);
-  const varArgs = Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
-  const dev = spawn(process.execPath, [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist, ...varArgs], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor(`${base}/server/health`, dev);
-    const workerd = workerdPid(dev.pid as number);
-    const report: Record<string, unknown> = {};
-
-    const files: Record<number, string> = {};
-    for (const size of [16 * MiB, 256 * MiB]) {
-      const form = new FormData();
-      form.append('file', new Blob([new Uint8Array(size).fill(7)]), `bench-${size}.bin`);
-      const up = await fetch(`${base}/files`, { method: 'POST', body: form, headers: { authorization: `Bearer ${TOKEN}` } });
-      if (!up.ok) throw new Error(`upload: ${up.status} ${await up.text()}`);
-      const { data } = (await up.json()) as { data: { id: string; filename_disk: string } };
-      files[size] = data.id;
-      files[-size] = data.filename_disk;
-    }
-
-    const big = 256 * MiB;
-    const direct: number[] = [];
-    const worker: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      direct.push(await download(`${s3.target.endpoint}/bench/${files[-big]}`, big));
-      worker.push(await download(`${base}/assets/${files[big]}`, big));
-    }
-    const idle = rssOf(workerd);
-    const small = await withPeakRss(workerd, () => download(`${base}/assets/${files[16 * MiB]}`, 16 * MiB));
-    const large = await withPeakRss(workerd, () => download(`${base}/assets/${files[big]}`, big));
-    report.originals = {
-      object_mib: 256,
-      rounds: ROUNDS,
-      direct_mib_s: +(median(direct) / MiB).toFixed(1),
-      worker_mib_s: +(median(worker) / MiB).toFixed(1),
-      throughput_ratio: +(median(worker) / median(direct)).toFixed(3),
-      target_ratio: 0.8,
-      workerd_rss_idle_mib: +(idle / MiB).toFixed(1),
-      workerd_peak_rss_16mib_object_mib: +(small.peak / MiB).toFixed(1),
-      workerd_peak_rss_256mib_object_mib: +(large.peak / MiB).toFixed(1),
-      peak_difference_mib: +((large.peak - small.peak) / MiB).toFixed(1),
-    };
-    console.log(JSON.stringify(report, null, 2));
-  } finally {
-    dev.kill('SIGTERM');
-    await s3.close();
-    rmSync(state, { recursive: true, force: true });
-  }
 }
 
-await main();
+/** tus-js-client with 50 MiB PATCHes (under the platform's 100 MB request cap). */
+function tusUpload(stack: LocalStack, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    new tus.Upload(data, {
+      endpoint: `${stack.base}/files/tus`,
+      headers: { Authorization: `Bearer ${STACK_TOKEN}` },
+      chunkSize: 50 * MiB,
+      retryDelays: [],
+      metadata: { filename: 'bench.bin' },
+      onError: reject,
+      onSuccess: () => resolve(),
+    }).start();
+  });
+}
+
+/** The baseline: the same bytes as a multipart upload of 5 MiB parts, straight to the S3 server. */
+async function directMultipart(stack: LocalStack, data: Buffer, key: string): Promise<void> {
+  const { s3 } = stack;
+  const aws = new AwsClient({ accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, region: s3.region, service: 's3', retries: 0 });
+  const url = `${s3.endpoint}/${s3.bucket}/${key}`;
+  const created = await (await aws.fetch(`${url}?uploads`, { method: 'POST' })).text();
+  const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created)?.[1] ?? '';
+  const parts: string[] = [];
+  const P = 5 * MiB;
+  for (let at = 0, n = 1; at < data.byteLength; at += P, n++) {
+    const res = await aws.fetch(`${url}?partNumber=${n}&uploadId=${encodeURIComponent(uploadId)}`, { method: 'PUT', body: new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset + at, Math.min(P, data.byteLength - at)) });
+    parts.push(`<Part><PartNumber>${n}</PartNumber><ETag>${res.headers.get('etag')}</ETag></Part>`);
+  }
+  const done = await aws.fetch(`${url}?uploadId=${encodeURIComponent(uploadId)}`, {
+    method: 'POST',
+    body: `<CompleteMultipartUpload>${parts.join('')}</CompleteMultipartUpload>`,
+  });
+  if (!done.ok) throw new Error(`CompleteMultipartUpload: ${done.status}`);
+}
+
+async function uploads(stack: LocalStack) {
+  const size = 256 * MiB;
+  const data = Buffer.alloc(size, 9);
+  const direct: number[] = [];
+  const worker: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    direct.push(await timed(() => directMultipart(stack, data, `bench-direct-${i}`), size));
+    worker.push(await timed(() => tusUpload(stack, data), size));
+  }
+  const peak64 = await withPeakRss(stack.workerdPid, () => tusUpload(stack, Buffer.alloc(64 * MiB, 3)));
+  const peak1g = await withPeakRss(stack.workerdPid, () => tusUpload(stack, Buffer.alloc(1024 * MiB, 4)));
+  return {
+    upload_mib: 256,
+    part_mib: 5,
+    direct_multipart_mib_s: mib(median(direct)),
+    worker_tus_mib_s: mib(median(worker)),
+    throughput_ratio: +(median(worker) / median(direct)).toFixed(3),
+    target_ratio: 0.7,
+    workerd_peak_rss_64mib_upload_mib: mib(peak64.peak),
+    workerd_peak_rss_1gib_upload_mib: mib(peak1g.peak),
+    peak_difference_mib: mib(peak1g.peak - peak64.peak),
+    target_peak_difference_mib: 32,
+  };
+}
+
+const stack = await startLocalStack();
+try {
+  const report: Record<string, unknown> = { rounds: ROUNDS };
+  if (CASES.includes('originals')) report.originals = await originals(stack);
+  if (CASES.includes('uploads')) report.uploads = await uploads(stack);
+  console.log(JSON.stringify(report, null, 2));
+} finally {
+  await stack.stop();
+}

@@ -288,8 +288,9 @@ export class UploadSession extends DurableObject<Bindings> {
           throw tusError(413, `The upload would pass its ${state.length !== undefined ? 'length' : 'maximum size'} of ${limit} bytes; nothing of this request was kept.`);
         }
         received += chunk.byteLength;
-        await digestWriter?.write(chunk);
-        await this.hash?.writer.write(chunk);
+        // Digests are native and never refuse a chunk: queue the writes instead of waiting on each.
+        digestWriter?.write(chunk).catch(() => {});
+        this.hash?.writer.write(chunk).catch(() => {});
         if (at < HEAD_BYTES) headRows.push(chunk.slice(0, HEAD_BYTES - at));
         for (const part of cutter.push(chunk)) {
           if (isFinal(nextPart)) {
