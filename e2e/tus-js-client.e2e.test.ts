@@ -142,6 +142,31 @@ describe('tus-js-client against the Worker (wrangler dev) and a real S3 server',
     expect(sha256(await stored(done.fileId))).toBe(sha256(source));
   });
 
+  // s3rver has no AbortMultipartUpload or ListMultipartUploads: this runs against real S3 servers.
+  it.skipIf(!process.env.S3_TEST_ENDPOINT)('termination aborts the S3 multipart upload', async () => {
+    const source = data(12 * MiB, 87);
+    let url = '';
+    await new Promise<void>((resolve, reject) => {
+      const u: tus.Upload = new tus.Upload(source, {
+        endpoint: `${stack.base}/files/tus`,
+        headers: { Authorization: `Bearer ${STACK_TOKEN}` },
+        chunkSize: 6 * MiB,
+        retryDelays: [],
+        onError: reject,
+        onChunkComplete: (_chunk, accepted) => {
+          url = u.url ?? '';
+          if (accepted >= 6 * MiB) u.abort(true).then(() => resolve(), reject);
+        },
+      });
+      u.start();
+    });
+    const head = await fetch(url, { method: 'HEAD', headers: { Authorization: `Bearer ${STACK_TOKEN}`, 'Tus-Resumable': '1.0.0' } });
+    expect(head.status).toBe(410);
+    const s3 = new AwsClient({ accessKeyId: stack.s3.accessKeyId, secretAccessKey: stack.s3.secretAccessKey, region: stack.s3.region, service: 's3', retries: 0 });
+    const pending = await (await s3.fetch(`${stack.s3.endpoint}/${stack.s3.bucket}?uploads`)).text();
+    expect(pending).not.toContain('<Upload>');
+  });
+
   it('three uploads in parallel', async () => {
     const sources = [data(6 * MiB + 1, 84), data(2 * MiB, 85), data(9 * MiB + 999, 86)];
     const results = await Promise.all(sources.map((s) => upload(s, { chunkSize: 3 * MiB })));
