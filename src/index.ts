@@ -7,6 +7,7 @@ import { requestId } from './middleware/request-id';
 import { assetsRoutes } from './routes/assets';
 import { filesRoutes } from './routes/files';
 import { serverRoutes } from './routes/server';
+import { settingsRoutes } from './routes/settings';
 import { tusRoutes } from './routes/tus';
 
 const app = new Hono<AppEnv>();
@@ -18,6 +19,7 @@ app.route('/server', serverRoutes);
 app.route('/files/tus', tusRoutes);
 app.route('/files', filesRoutes);
 app.route('/assets', assetsRoutes);
+app.route('/settings', settingsRoutes);
 app.notFound(notFound);
 app.onError(onError);
 

@@ -23,6 +23,10 @@ export interface GlobalSettings {
     expirationMs: number;
   };
   assets: {
+    /** Output width/height limit for transforms (ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION). */
+    maxDimension: number;
+    /** Source pixels (w×h) a transform may decode (ASSETS_TRANSFORM_MAX_PIXELS). */
+    maxPixels: number;
     public: boolean;
     cacheTtlSeconds: number;
     contentSecurityPolicy: string;
@@ -45,6 +49,12 @@ export interface GlobalSettings {
  * that S3's 5 TiB ceiling would need.
  */
 export const TUS_SIZE_CEILING = 10_000 * 32 * 1024 * 1024;
+
+/**
+ * Decoding needs about 7 bytes a pixel in photon (RGB decode, RGBA copy) plus the resize buffers;
+ * 16 MP keeps a decode under ~115 MB of the isolate's 128 MB, measured with a 4032×3024 JPEG.
+ */
+export const DEFAULT_MAX_PIXELS = 16_000_000;
 
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
 const DURATIONS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31557600 };
@@ -90,6 +100,8 @@ const schema = z.object({
   TUS_MAX_SIZE: z.optional(byteSize),
   TUS_UPLOAD_EXPIRATION: z._default(duration, 24 * 3600),
   ASSETS_PUBLIC: z._default(bool, true),
+  ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d*$/, { error: 'expected a positive whole number of pixels' })), z.transform(Number)), 6000),
+  ASSETS_TRANSFORM_MAX_PIXELS: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d*$/, { error: 'expected a positive whole number of pixels' })), z.transform(Number)), DEFAULT_MAX_PIXELS),
   ASSETS_CACHE_TTL: z._default(duration, 30 * 86400),
   ASSETS_CONTENT_SECURITY_POLICY: z._default(
     z.string(),
@@ -127,7 +139,10 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         maxSize: Math.min(v.TUS_MAX_SIZE ?? Number.MAX_SAFE_INTEGER, v.FILES_MAX_UPLOAD_SIZE ?? Number.MAX_SAFE_INTEGER, TUS_SIZE_CEILING),
         expirationMs: v.TUS_UPLOAD_EXPIRATION * 1000,
       },
-      assets: { public: v.ASSETS_PUBLIC, cacheTtlSeconds: v.ASSETS_CACHE_TTL, contentSecurityPolicy: v.ASSETS_CONTENT_SECURITY_POLICY },
+      assets: {
+        maxDimension: v.ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION,
+        maxPixels: v.ASSETS_TRANSFORM_MAX_PIXELS,
+        public: v.ASSETS_PUBLIC, cacheTtlSeconds: v.ASSETS_CACHE_TTL, contentSecurityPolicy: v.ASSETS_CONTENT_SECURITY_POLICY },
       cors: {
         enabled: v.CORS_ENABLED,
         origin: origin === 'true' || origin === '*' ? true : origin === 'false' || origin === '' ? false : origin.split(',').map((o) => o.trim()),

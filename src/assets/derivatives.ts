@@ -1,0 +1,130 @@
+import type { Config } from '../config';
+import type { FileRow } from '../db/schema';
+import { AppError } from '../errors/app-error';
+import { derivativesPrefix, hex } from '../files/service';
+import { readDimensions } from '../images/dimensions';
+import { exifOrientation } from '../images/orientation';
+import { assertComplete, render } from '../images/pipeline';
+import { CONTENT_TYPES, canonical, type Transform } from '../images/transform';
+import { storageFor } from '../storage';
+import { contentDisposition, evaluateConditionals } from './http';
+import { validatorsOf } from './serve';
+
+/** Types the pipeline decodes; others are served as they are, as Directus does. */
+export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
+
+/** A source larger than this is not fetched into memory to be decoded. */
+const MAX_SOURCE_BYTES = 48 * 1024 * 1024;
+/** Derivatives up to this size are kept in the edge cache too. */
+const EDGE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+const HEADER_BYTES = 256 * 1024;
+
+/** Identical misses in this isolate share one generation. */
+const inFlight = new Map<string, Promise<{ body: Uint8Array; contentType: string; from: 'storage' | 'generated' }>>();
+
+export interface DerivativeOptions {
+  download: boolean;
+  filename: string | undefined;
+  private: boolean;
+  headers: Headers;
+  method: string;
+  origin: string;
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+/**
+ * Serves a transformed image from the first level that has it: the edge cache, then the
+ * `generated/<id>/<hash>.<ext>` object in storage, then a fresh render (written to `generated/`
+ * and put into the edge cache after the response). The key and the ETag both carry the source's
+ * version (its SHA-256), so after a replacement no level can answer with the old image.
+ */
+export async function serveDerivative(config: Config, row: FileRow, t: Transform, o: DerivativeOptions): Promise<Response> {
+  const version = validatorsOf(row).etag.slice(1, -1);
+  const spec = canonical(t);
+  const hash = hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${version}\n${spec}`))).slice(0, 32);
+  const etag = `"${hash}"`;
+  const name = (o.filename ?? row.filenameDownload).replace(/\.[^./]*$/, '') + `.${t.format}`;
+  const headers = new Headers({
+    ETag: etag,
+    'Cache-Control': `${o.private ? 'private' : 'public'}, max-age=${config.assets.cacheTtlSeconds}`,
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Type': CONTENT_TYPES[t.format],
+    'Content-Disposition': contentDisposition(o.download ? 'attachment' : 'inline', name),
+  });
+  if (t.auto) headers.set('Vary', 'Accept');
+
+  const outcome = evaluateConditionals(o.headers, o.method, { etag, lastModified: new Date(row.uploadedOn ?? row.createdOn) });
+  if (outcome === 'not-modified') return new Response(null, { status: 304, headers });
+  if (outcome === 'precondition-failed') return new Response(null, { status: 412, headers });
+
+  const cacheKey = new Request(`${o.origin}/__derivatives/${row.id}/${hash}.${t.format}`);
+  const cache = caches.default;
+  const cached = await cache.match(cacheKey);
+  if (cached) {
+    headers.set('X-Cache', 'HIT-EDGE');
+    return new Response(o.method === 'HEAD' ? null : cached.body, { status: 200, headers });
+  }
+
+  const key = `${derivativesPrefix(row.id)}${hash}.${t.format}`;
+  let flight = inFlight.get(key);
+  if (!flight) {
+    flight = produce(config, row, t, key).finally(() => inFlight.delete(key));
+    inFlight.set(key, flight);
+  }
+  const result = await flight;
+  headers.set('X-Cache', result.from === 'storage' ? 'HIT-STORAGE' : 'MISS');
+  headers.set('Content-Length', String(result.body.byteLength));
+  if (result.body.byteLength <= EDGE_CACHE_MAX_BYTES) {
+    const stored = new Headers(headers);
+    stored.delete('X-Cache');
+    o.waitUntil(cache.put(cacheKey, new Response(result.body, { headers: stored })));
+  }
+  return new Response(o.method === 'HEAD' ? null : result.body, { status: 200, headers });
+}
+
+/** The derivative's bytes: from `generated/` if it was made before, else rendered and stored there. */
+async function produce(config: Config, row: FileRow, t: Transform, key: string) {
+  const client = storageFor(config, row.storage);
+  const existing = await client.getObject(key);
+  if (existing?.body) {
+    return { body: new Uint8Array(await new Response(existing.body).arrayBuffer()), contentType: CONTENT_TYPES[t.format], from: 'storage' as const };
+  }
+  const source = await readSource(config, row);
+  const rendered = render(source.bytes, source.header, exifOrientation(source.bytes), t);
+  await client.putObject(key, rendered.body, { contentType: rendered.contentType, contentLength: rendered.body.byteLength });
+  return { body: rendered.body, contentType: rendered.contentType, from: 'generated' as const };
+}
+
+/**
+ * The source bytes, after the header says they can be decoded here: dimensions are read from the
+ * first bytes, so a 20000×20000 PNG that is small on disk is refused without decoding a pixel.
+ */
+async function readSource(config: Config, row: FileRow) {
+  const client = storageFor(config, row.storage);
+  const key = row.filenameDisk ?? row.id;
+  const read = async (end?: number) => {
+    const object = await client.getObject(key, end === undefined ? {} : { range: `bytes=0-${end - 1}` });
+    if (!object?.body) throw new AppError('NOT_FOUND', `File "${row.id}" has no stored bytes.`);
+    return new Uint8Array(await new Response(object.body).arrayBuffer());
+  };
+  let prefix = await read(Math.min(HEADER_BYTES, Math.max(1, row.filesize)));
+  let header = readDimensions(prefix);
+  while (header && 'needBytes' in header && header.needBytes > prefix.byteLength && prefix.byteLength < row.filesize && prefix.byteLength < 4 * HEADER_BYTES) {
+    prefix = await read(Math.min(row.filesize, header.needBytes + HEADER_BYTES));
+    header = readDimensions(prefix);
+  }
+  if (!header || 'needBytes' in header) throw new AppError('UNPROCESSABLE_IMAGE', `File "${row.id}" is not an image that can be transformed (its header could not be read).`);
+  const pixels = header.width * header.height;
+  if (pixels > config.assets.maxPixels) {
+    throw new AppError(
+      'UNPROCESSABLE_IMAGE',
+      `The image is ${header.width}×${header.height} (${pixels} pixels); transforms are limited to ${config.assets.maxPixels} pixels (ASSETS_TRANSFORM_MAX_PIXELS) to fit in the Worker's memory.`,
+    );
+  }
+  if (row.filesize > MAX_SOURCE_BYTES) {
+    throw new AppError('UNPROCESSABLE_IMAGE', `The image file is ${row.filesize} bytes; transforms read at most ${MAX_SOURCE_BYTES}.`);
+  }
+  const bytes = prefix.byteLength >= row.filesize ? prefix : await read();
+  assertComplete(bytes, header);
+  return { bytes, header };
+}

@@ -1,0 +1,60 @@
+import * as z from 'zod/mini';
+import type { AssetPreset } from '../db/schema';
+import { type AssetSettings, SettingsRepository } from '../db/settings-repository';
+import { AppError } from '../errors/app-error';
+
+/**
+ * How long an isolate may keep the whitelist it read: a PATCH /settings is seen by every isolate
+ * within this time (and at once by the isolate that made it).
+ */
+export const SETTINGS_TTL_MS = 5000;
+
+let cached: { value: AssetSettings; at: number; db: D1Database } | undefined;
+
+export async function assetSettings(db: D1Database): Promise<AssetSettings> {
+  if (cached && cached.db === db && Date.now() - cached.at < SETTINGS_TTL_MS) return cached.value;
+  const value = await new SettingsRepository(db).get();
+  cached = { value, at: Date.now(), db };
+  return value;
+}
+
+const preset = z.strictObject({
+  key: z.string().check(z.regex(/^[a-zA-Z0-9_-]{1,64}$/, { error: 'a preset key uses letters, digits, _ and - (at most 64)' })),
+  fit: z.optional(z.enum(['cover', 'contain', 'inside', 'outside'])),
+  width: z.optional(z.int().check(z.gte(1), z.lte(20000))),
+  height: z.optional(z.int().check(z.gte(1), z.lte(20000))),
+  quality: z.optional(z.int().check(z.gte(1), z.lte(100))),
+  withoutEnlargement: z.optional(z.boolean()),
+  format: z.optional(z.enum(['jpg', 'jpeg', 'png', 'webp', 'auto'])),
+});
+
+const patchSchema = z.strictObject({
+  storage_asset_transform: z.optional(z.enum(['all', 'presets', 'none'])),
+  storage_asset_presets: z.optional(z.nullable(z.array(preset))),
+});
+
+/** Validates and stores a settings change (unique preset keys, sane ranges); refreshes this isolate. */
+export async function updateAssetSettings(db: D1Database, body: unknown, maxDimension: number): Promise<AssetSettings> {
+  const parsed = z.safeParse(patchSchema, body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? `"${issue.path.join('.')}"` : 'the body';
+    throw new AppError('INVALID_PAYLOAD', `Invalid settings: ${where} ${issue?.message ?? 'is malformed'}.`);
+  }
+  const current = await new SettingsRepository(db).get();
+  const presets = (parsed.data.storage_asset_presets === undefined ? current.storage_asset_presets : (parsed.data.storage_asset_presets ?? [])) as AssetPreset[];
+  const keys = new Set<string>();
+  for (const p of presets) {
+    if (keys.has(p.key)) throw new AppError('INVALID_PAYLOAD', `Preset key "${p.key}" is used twice.`);
+    keys.add(p.key);
+    if ((p.width ?? 0) > maxDimension || (p.height ?? 0) > maxDimension) {
+      throw new AppError('INVALID_PAYLOAD', `Preset "${p.key}" is larger than ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION (${maxDimension}).`);
+    }
+  }
+  const value = await new SettingsRepository(db).put({
+    storage_asset_transform: parsed.data.storage_asset_transform ?? current.storage_asset_transform,
+    storage_asset_presets: presets,
+  });
+  cached = { value, at: Date.now(), db };
+  return value;
+}

@@ -1,0 +1,290 @@
+import { PhotonImage } from '@cf-wasm/photon';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { readDimensions } from '../../src/images/dimensions';
+import { api, errorOf, type FileJson, fixture, form, testClient, uploadFile } from '../helpers';
+
+const client = testClient();
+
+/** A test image made with photon: a colour gradient, so resizes and crops are real work. */
+function image(width: number, height: number, format: 'jpg' | 'png', alpha = false): Uint8Array {
+  const raw = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      raw[i] = (x * 255) / width;
+      raw[i + 1] = (y * 255) / height;
+      raw[i + 2] = ((x + y) * 7) % 256;
+      raw[i + 3] = alpha && x < width / 2 ? 0 : 255;
+    }
+  }
+  const img = new PhotonImage(raw, width, height);
+  try {
+    return format === 'jpg' ? img.get_bytes_jpeg(90) : img.get_bytes();
+  } finally {
+    img.free();
+  }
+}
+
+async function thumb(id: string, query: string, headers: Record<string, string> = {}) {
+  const res = await api(`/assets/${id}?${query}`, { token: null, headers });
+  const body = new Uint8Array(await res.arrayBuffer());
+  const dims = readDimensions(body);
+  return { res, body, dims: dims && 'width' in dims ? [dims.width, dims.height] : undefined, format: dims && 'format' in dims ? dims.format : undefined };
+}
+
+const json = { 'content-type': 'application/json' };
+async function setTransforms(mode: 'all' | 'presets' | 'none', presets?: unknown[]) {
+  const res = await api('/settings', { method: 'PATCH', headers: json, body: JSON.stringify({ storage_asset_transform: mode, ...(presets ? { storage_asset_presets: presets } : {}) }) });
+  expect(res.status, await res.clone().text()).toBe(200);
+}
+
+let landscape: FileJson;
+let portrait: FileJson;
+let square: FileJson;
+let alpha: FileJson;
+
+describe('thumbnails', () => {
+  it('uploads the sources', async () => {
+    landscape = await uploadFile({ name: 'landscape.jpg', data: image(600, 400, 'jpg') });
+    portrait = await uploadFile({ name: 'portrait.jpg', data: image(400, 600, 'jpg') });
+    square = await uploadFile({ name: 'square.png', data: image(500, 500, 'png') });
+    alpha = await uploadFile({ name: 'alpha.png', data: image(200, 100, 'png', true) });
+    expect([landscape.width, landscape.height]).toEqual([600, 400]);
+  });
+
+  const cases: [() => FileJson, string, [number, number]][] = [
+    [() => landscape, 'width=300&height=300&fit=cover', [300, 300]],
+    [() => landscape, 'width=300&height=300&fit=contain', [300, 200]],
+    [() => landscape, 'width=300&height=300&fit=inside', [300, 200]],
+    [() => landscape, 'width=300&height=300&fit=outside', [450, 300]],
+    [() => landscape, 'width=150', [150, 100]],
+    [() => landscape, 'height=100', [150, 100]],
+    [() => landscape, 'width=1200', [1200, 800]],
+    [() => landscape, 'width=1200&withoutEnlargement=true', [600, 400]],
+    [() => landscape, 'width=1200&withoutEnlargement=false', [1200, 800]],
+    [() => landscape, 'w=300&h=100&f=crop', [300, 100]],
+    [() => portrait, 'width=300&height=300&fit=cover', [300, 300]],
+    [() => portrait, 'width=300&height=300&fit=inside', [200, 300]],
+    [() => portrait, 'width=200', [200, 300]],
+    [() => square, 'width=300&height=200&fit=cover&format=png', [300, 200]],
+    [() => square, 'width=300&height=200&fit=inside&format=png', [200, 200]],
+    [() => landscape, 'width=2000&height=2000&fit=cover&withoutEnlargement=true', [600, 400]],
+  ];
+  for (const [file, query, size] of cases) {
+    it(`${query} → ${size.join('×')}`, async () => {
+      const { res, dims } = await thumb(file().id, query);
+      expect(res.status).toBe(200);
+      expect(dims).toEqual(size);
+    });
+  }
+
+  it('applies EXIF orientation: a 60×40 JPEG with Orientation 6 comes out portrait', async () => {
+    const rotated = await uploadFile({ name: 'o6.jpg', data: fixture('portrait-o6.jpg') });
+    expect((await thumb(rotated.id, 'width=20')).dims).toEqual([20, 30]);
+  });
+
+  it('quality orders sizes, and every format decodes', async () => {
+    const low = await thumb(landscape.id, 'width=400&quality=30&format=jpg');
+    const high = await thumb(landscape.id, 'width=400&quality=90&format=jpg');
+    expect(low.body.byteLength).toBeLessThan(high.body.byteLength);
+    for (const [format, type, sniffed] of [['jpg', 'image/jpeg', 'jpeg'], ['jpeg', 'image/jpeg', 'jpeg'], ['png', 'image/png', 'png'], ['webp', 'image/webp', 'webp']] as const) {
+      const out = await thumb(landscape.id, `width=100&format=${format}`);
+      expect(out.res.headers.get('content-type')).toBe(type);
+      expect(out.format).toBe(sniffed);
+      const decoded = PhotonImage.new_from_byteslice(out.body);
+      expect([decoded.get_width(), decoded.get_height()]).toEqual([100, 67]);
+      decoded.free();
+    }
+  });
+
+  it('format=auto: JPEG for opaque sources, WebP or PNG by Accept for the others, with Vary: Accept', async () => {
+    const jpegAuto = await thumb(landscape.id, 'width=50&format=auto', { accept: 'image/webp,*/*' });
+    expect(jpegAuto.res.headers.get('content-type')).toBe('image/jpeg');
+    expect(jpegAuto.res.headers.get('vary')).toBe('Accept');
+    expect((await thumb(alpha.id, 'width=50&format=auto', { accept: 'image/avif,image/webp,*/*' })).res.headers.get('content-type')).toBe('image/webp');
+    expect((await thumb(alpha.id, 'width=50&format=auto', { accept: 'image/png,*/*' })).res.headers.get('content-type')).toBe('image/png');
+    expect((await thumb(alpha.id, 'width=50', { accept: 'text/html' })).res.headers.get('content-type')).toBe('image/png');
+  });
+
+  it('flattens alpha on white for JPEG', async () => {
+    const out = await thumb(alpha.id, 'width=20&format=jpg');
+    const img = PhotonImage.new_from_byteslice(out.body);
+    const px = img.get_raw_pixels();
+    img.free();
+    expect(px[0]).toBeGreaterThan(240);
+    expect(px[1]).toBeGreaterThan(240);
+    expect(px[2]).toBeGreaterThan(240);
+  });
+
+  const refused: [string, RegExp][] = [
+    ['width=0', /"width"/],
+    ['width=abc', /"width"/],
+    ['width=99999', /from 1 to 6000/],
+    ['height=-5', /"height"/],
+    ['fit=stretch', /"fit"/],
+    ['quality=101', /"quality" must be a whole number from 1 to 100/],
+    ['format=gif', /"format"/],
+    ['withoutEnlargement=maybe', /withoutEnlargement/],
+    ['key=nope', /Unknown preset "nope"/],
+  ];
+  for (const [query, message] of refused) {
+    it(`${query} → 400 INVALID_QUERY`, async () => {
+      const error = await errorOf(await api(`/assets/${landscape.id}?${query}`, { token: null }));
+      expect(error).toMatchObject({ status: 400, code: 'INVALID_QUERY' });
+      expect(error.message).toMatch(message);
+    });
+  }
+
+  it('SVG, PDF and other types with transform parameters get the original', async () => {
+    const svg = await uploadFile({ name: 'i.svg', data: fixture('image.svg') });
+    const res = await api(`/assets/${svg.id}?width=10`, { token: null });
+    expect(res.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await res.text()).toContain('<svg');
+  });
+});
+
+describe('unprocessable images: 422, never a 500, and the isolate keeps working', () => {
+  it('a truncated JPEG', async () => {
+    const jpeg = image(300, 200, 'jpg');
+    const cut = await uploadFile({ name: 'cut.jpg', data: jpeg.slice(0, jpeg.byteLength / 2) });
+    expect(await errorOf(await api(`/assets/${cut.id}?width=50`))).toMatchObject({ status: 422, code: 'UNPROCESSABLE_IMAGE' });
+  });
+
+  it('random bytes named .jpg', async () => {
+    const random = await uploadFile({ name: 'random.jpg', data: crypto.getRandomValues(new Uint8Array(5000)), type: 'image/jpeg' });
+    expect(random.type).toBe('image/jpeg');
+    expect(await errorOf(await api(`/assets/${random.id}?width=50`))).toMatchObject({ status: 422, code: 'UNPROCESSABLE_IMAGE' });
+  });
+
+  it('a JPEG whose scan data is garbage (decoder trap), then a good one', async () => {
+    const jpeg = image(300, 200, 'jpg');
+    const broken = jpeg.slice();
+    for (let i = Math.floor(broken.length * 0.4); i < broken.length - 10; i++) broken[i] = 0xff;
+    const file = await uploadFile({ name: 'broken.jpg', data: broken });
+    const res = await api(`/assets/${file.id}?width=50`);
+    expect([200, 422]).toContain(res.status);
+    if (res.status === 422) expect((await errorOf(res)).code).toBe('UNPROCESSABLE_IMAGE');
+    expect((await thumb(landscape.id, 'width=77')).dims).toEqual([77, 51]);
+  });
+
+  it('a 20000×20000 PNG that is small on disk is refused from its header, without decoding', async () => {
+    const png = fixture('alpha.png').slice();
+    const view = new DataView(png.buffer);
+    view.setUint32(16, 20000);
+    view.setUint32(20, 20000);
+    const file = await uploadFile({ name: 'bomb.png', data: png });
+    const started = Date.now();
+    const error = await errorOf(await api(`/assets/${file.id}?width=100`));
+    expect(error).toMatchObject({ status: 422, code: 'UNPROCESSABLE_IMAGE' });
+    expect(error.message).toMatch(/20000×20000.*ASSETS_TRANSFORM_MAX_PIXELS/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
+
+describe('whitelist (settings)', () => {
+  afterAll(() => setTransforms('all', []));
+
+  it('validates settings', async () => {
+    for (const body of [
+      { storage_asset_transform: 'some' },
+      { storage_asset_presets: [{ key: 'a' }, { key: 'a' }] },
+      { storage_asset_presets: [{ key: 'a', width: 0 }] },
+      { storage_asset_presets: [{ key: 'a', quality: 150 }] },
+      { storage_asset_presets: [{ key: 'a', bogus: 1 }] },
+    ]) {
+      const error = await errorOf(await api('/settings', { method: 'PATCH', headers: json, body: JSON.stringify(body) }));
+      expect(error, JSON.stringify(body)).toMatchObject({ status: 400, code: 'INVALID_PAYLOAD' });
+    }
+    expect((await api('/settings', { token: null })).status).toBe(401);
+  });
+
+  it('all: a preset, and explicit parameters override it', async () => {
+    await setTransforms('all', [{ key: 'card', fit: 'cover', width: 120, height: 80, quality: 70, format: 'jpg' }]);
+    const settings = (await (await api('/settings')).json()) as { data: { storage_asset_presets: unknown[] } };
+    expect(settings.data.storage_asset_presets).toHaveLength(1);
+    expect((await thumb(landscape.id, 'key=card')).dims).toEqual([120, 80]);
+    expect((await thumb(landscape.id, 'key=card&width=60')).dims).toEqual([60, 80]);
+  });
+
+  it('presets: only key is accepted', async () => {
+    await setTransforms('presets', [{ key: 'card', fit: 'cover', width: 120, height: 80 }]);
+    expect((await thumb(landscape.id, 'key=card')).dims).toEqual([120, 80]);
+    expect((await thumb(landscape.id, 'key=card&download')).res.headers.get('content-disposition')).toMatch(/^attachment/);
+    const error = await errorOf(await api(`/assets/${landscape.id}?width=50`, { token: null }));
+    expect(error).toMatchObject({ status: 403, code: 'ILLEGAL_ASSET_TRANSFORMATION' });
+    expect((await api(`/assets/${landscape.id}`, { token: null })).status).toBe(200);
+  });
+
+  it('none: no transforms at all; no parameters still get the original', async () => {
+    await setTransforms('none');
+    expect(await errorOf(await api(`/assets/${landscape.id}?key=card`, { token: null }))).toMatchObject({ status: 403, code: 'ILLEGAL_ASSET_TRANSFORMATION' });
+    expect((await api(`/assets/${landscape.id}`, { token: null })).status).toBe(200);
+  });
+});
+
+describe('caching', () => {
+  let puts = 0;
+  beforeEach(() => {
+    puts = 0;
+    const real = globalThis.fetch;
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+      const request = new Request(input as RequestInfo, init);
+      if (request.method === 'PUT' && new URL(request.url).pathname.includes('/generated/')) puts++;
+      return real(request);
+    });
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  async function generatedKeys(id: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const o of client.listAll(`generated/${id}/`)) keys.push(o.key);
+    return keys;
+  }
+
+  it('edge cache, then generated/, then a fresh render; ETag and 304', async () => {
+    const file = await uploadFile({ name: 'cache.jpg', data: image(320, 240, 'jpg') });
+    const first = await thumb(file.id, 'width=64&height=64&fit=cover&quality=75');
+    expect(first.res.headers.get('x-cache')).toBe('MISS');
+    const etag = first.res.headers.get('etag') ?? '';
+    expect(etag).toMatch(/^"[0-9a-f]{32}"$/);
+    const second = await thumb(file.id, 'width=64&height=64&fit=cover&quality=75');
+    expect(second.res.headers.get('x-cache')).toBe('HIT-EDGE');
+    expect(second.body).toEqual(first.body);
+
+    const [key] = await generatedKeys(file.id);
+    expect(key).toMatch(new RegExp(`^generated/${file.id}/[0-9a-f]{32}\\.jpg$`));
+    const hash = key?.split('/').pop();
+    await caches.default.delete(new Request(`http://assets.test/__derivatives/${file.id}/${hash}`));
+    const third = await thumb(file.id, 'width=64&height=64&fit=cover&quality=75');
+    expect(third.res.headers.get('x-cache')).toBe('HIT-STORAGE');
+    expect(third.body).toEqual(first.body);
+    expect(puts).toBe(1);
+
+    const notModified = await api(`/assets/${file.id}?width=64&height=64&fit=cover&quality=75`, { token: null, headers: { 'if-none-match': etag } });
+    expect(notModified.status).toBe(304);
+  });
+
+  it('20 concurrent identical requests generate once', async () => {
+    const file = await uploadFile({ name: 'herd.jpg', data: image(640, 480, 'jpg') });
+    const results = await Promise.all(Array.from({ length: 20 }, () => thumb(file.id, 'width=100&height=100')));
+    expect(results.every((r) => r.res.status === 200)).toBe(true);
+    expect(new Set(results.map((r) => r.res.headers.get('etag'))).size).toBe(1);
+    expect(puts).toBe(1);
+    expect(await generatedKeys(file.id)).toHaveLength(1);
+  });
+
+  it('replacing the file invalidates every level; deleting removes the derivatives', async () => {
+    const file = await uploadFile({ name: 'v.jpg', data: image(300, 300, 'jpg') });
+    const before = await thumb(file.id, 'width=50');
+    const replaced = await api(`/files/${file.id}`, { method: 'PATCH', body: form([{ name: 'v.jpg', data: image(300, 150, 'jpg') }]) });
+    expect(replaced.status).toBe(200);
+    expect(await generatedKeys(file.id)).toEqual([]);
+    const after = await thumb(file.id, 'width=50');
+    expect(after.res.headers.get('x-cache')).toBe('MISS');
+    expect(after.res.headers.get('etag')).not.toBe(before.res.headers.get('etag'));
+    expect(after.dims).toEqual([50, 25]);
+    expect((await api(`/files/${file.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect(await generatedKeys(file.id)).toEqual([]);
+    expect((await api(`/assets/${file.id}?width=50`, { token: null })).status).toBe(404);
+  });
+});
