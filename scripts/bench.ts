@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures the Worker against a baseline in the same run (the machine is noisy, so
  * only ratios mean something). Starts its own s3rver and `wrangler dev` on free loopback ports with
- * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads` picks cases.
+ * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads,thumbnails` picks cases.
  *
  * originals: a 256 MiB object streamed from /assets/:id vs a direct GET of the same object from the
  *   same S3 server — throughput ratio (target ≥ 0.8) — and workerd's peak RSS while serving 16 MiB
@@ -9,14 +9,19 @@
  * uploads: 256 MiB with tus-js-client through the Worker vs a direct S3 multipart upload of the same
  *   bytes with the same part size — throughput ratio (target ≥ 0.7) — and workerd's peak RSS during
  *   64 MiB and 1 GiB uploads (target: the peaks differ by less than 32 MiB).
+ * thumbnails: cache-miss time of a 200×200 cover q75 from a 1800×1200 JPEG and of a 400 px wide
+ *   thumbnail from a 12 MP (4032×3024) JPEG, against sharp (libvips, in Node) on the same bytes
+ *   (targets ≤ 4× and ≤ 6×); workerd's peak RSS for the 12 MP case; and an edge-cache hit against a
+ *   direct GET of an object of the same size from the S3 server (target: faster).
  */
 import { AwsClient } from 'aws4fetch';
+import sharp from 'sharp';
 import * as tus from 'tus-js-client';
 import { type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './local-stack.ts';
 
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CASES = (process.env.BENCH_CASES ?? 'originals,uploads').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,thumbnails').split(',');
 const auth = { authorization: `Bearer ${STACK_TOKEN}` };
 
 /** Runs `fn` while sampling a process's RSS every 20 ms; returns fn's result and the peak. */
@@ -49,10 +54,10 @@ async function download(url: string, expected: number): Promise<void> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 const mib = (n: number) => +(n / MiB).toFixed(1);
 
-async function postFile(stack: LocalStack, size: number): Promise<{ id: string; filename_disk: string }> {
+async function postFile(stack: LocalStack, size: number, bytes?: Uint8Array): Promise<{ id: string; filename_disk: string }> {
   const form = new FormData();
   // Binary (NUL bytes), like the videos this case is about: text would be sniffed as text/plain and compressed on the way out.
-  form.append('file', new Blob([new Uint8Array(size)]), `bench-${size}.bin`);
+  form.append('file', new Blob([(bytes ?? new Uint8Array(size)) as Uint8Array<ArrayBuffer>]), `bench-${size}.bin`);
   const res = await fetch(`${stack.base}/files`, { method: 'POST', body: form, headers: auth });
   if (!res.ok) throw new Error(`upload: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { data: { id: string; filename_disk: string } }).data;
@@ -144,11 +149,81 @@ async function uploads(stack: LocalStack) {
   };
 }
 
+/** A photo-like JPEG: smooth gradients with noise, so the decoder and the resampler do real work. */
+async function photo(width: number, height: number): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+    .blur(1.2)
+    .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+async function thumbnails(stack: LocalStack) {
+  const cases = [
+    { name: 'jpeg_1800x1200_cover_200x200_q75', source: await photo(1800, 1200), query: 'width=200&height=200&fit=cover&quality=75&format=jpg', sharp: (b: Buffer) => sharp(b).resize(200, 200, { fit: 'cover' }).jpeg({ quality: 75 }).toBuffer() },
+    { name: 'jpeg_4032x3024_width_400', source: await photo(4032, 3024), query: 'width=400&format=jpg', sharp: (b: Buffer) => sharp(b).resize({ width: 400 }).jpeg({ quality: 80 }).toBuffer() },
+  ];
+  const out: Record<string, unknown> = {};
+  for (const c of cases) {
+    const sharpMs: number[] = [];
+    const workerMs: number[] = [];
+    let peak = 0;
+    let status = 0;
+    for (let i = 0; i < ROUNDS; i++) {
+      let started = performance.now();
+      await c.sharp(c.source);
+      sharpMs.push(performance.now() - started);
+      // A new file each round: every first request is a miss at every cache level.
+      const file = await postFile(stack, c.source.byteLength, c.source);
+      started = performance.now();
+      const measured = await withPeakRss(stack.workerdPid, async () => {
+        const res = await fetch(`${stack.base}/assets/${file.id}?${c.query}`);
+        status = res.status;
+        await res.arrayBuffer();
+      });
+      workerMs.push(performance.now() - started);
+      peak = Math.max(peak, measured.peak);
+    }
+    out[c.name] = {
+      status,
+      sharp_ms: +median(sharpMs).toFixed(1),
+      worker_miss_ms: +median(workerMs).toFixed(1),
+      ratio_to_sharp: +(median(workerMs) / median(sharpMs)).toFixed(2),
+      workerd_peak_rss_mib: mib(peak),
+    };
+  }
+  (out.jpeg_1800x1200_cover_200x200_q75 as Record<string, unknown>).target_ratio = 4;
+  (out.jpeg_4032x3024_width_400 as Record<string, unknown>).target_ratio = 6;
+
+  // Edge-cache hit vs a direct S3 GET of an object of the same size.
+  const file = await postFile(stack, 0, await photo(1800, 1200));
+  const url = `${stack.base}/assets/${file.id}?width=300&format=jpg`;
+  const first = await fetch(url);
+  const thumb = new Uint8Array(await first.arrayBuffer());
+  const same = await postFile(stack, thumb.byteLength, thumb);
+  await fetch(url).then((r) => r.arrayBuffer());
+  const hit: number[] = [];
+  const direct: number[] = [];
+  let level = '';
+  for (let i = 0; i < 20; i++) {
+    let started = performance.now();
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    hit.push(performance.now() - started);
+    level = res.headers.get('x-cache') ?? '';
+    started = performance.now();
+    await (await fetch(`${stack.s3.endpoint}/${stack.s3.bucket}/${same.filename_disk}`)).arrayBuffer();
+    direct.push(performance.now() - started);
+  }
+  out.edge_cache_hit = { level, bytes: thumb.byteLength, hit_ms: +median(hit).toFixed(2), direct_s3_get_ms: +median(direct).toFixed(2) };
+  return out;
+}
+
 const stack = await startLocalStack();
 try {
   const report: Record<string, unknown> = { rounds: ROUNDS };
   if (CASES.includes('originals')) report.originals = await originals(stack);
   if (CASES.includes('uploads')) report.uploads = await uploads(stack);
+  if (CASES.includes('thumbnails')) report.thumbnails = await thumbnails(stack);
   console.log(JSON.stringify(report, null, 2));
 } finally {
   await stack.stop();
