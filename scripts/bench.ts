@@ -151,7 +151,7 @@ async function uploads(stack: LocalStack) {
 
 /** A photo-like JPEG: smooth gradients with noise, so the decoder and the resampler do real work. */
 async function photo(width: number, height: number): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+  return sharp({ create: { width, height, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
     .blur(1.2)
     .jpeg({ quality: 90 })
     .toBuffer();
