@@ -90,14 +90,14 @@ async function produce(config: Config, row: FileRow, t: Transform, key: string) 
     return { body: new Uint8Array(await new Response(existing.body).arrayBuffer()), contentType: CONTENT_TYPES[t.format], from: 'storage' as const };
   }
   const source = await readSource(config, row);
-  const rendered = render(source.bytes, source.header, exifOrientation(source.bytes), t);
+  const rendered = render(source.bytes, source.header, exifOrientation(source.bytes), t, config.assets.maxPixels);
   await client.putObject(key, rendered.body, { contentType: rendered.contentType, contentLength: rendered.body.byteLength });
   return { body: rendered.body, contentType: rendered.contentType, from: 'generated' as const };
 }
 
 /**
- * The source bytes, after the header says they can be decoded here: dimensions are read from the
- * first bytes, so a 20000×20000 PNG that is small on disk is refused without decoding a pixel.
+ * The source bytes and their header. The dimensions come from the first bytes, so the pipeline can
+ * refuse a 20000×20000 PNG that is small on disk without decoding a pixel.
  */
 async function readSource(config: Config, row: FileRow) {
   const client = storageFor(config, row.storage);
@@ -114,13 +114,6 @@ async function readSource(config: Config, row: FileRow) {
     header = readDimensions(prefix);
   }
   if (!header || 'needBytes' in header) throw new AppError('UNPROCESSABLE_IMAGE', `File "${row.id}" is not an image that can be transformed (its header could not be read).`);
-  const pixels = header.width * header.height;
-  if (pixels > config.assets.maxPixels) {
-    throw new AppError(
-      'UNPROCESSABLE_IMAGE',
-      `The image is ${header.width}×${header.height} (${pixels} pixels); transforms are limited to ${config.assets.maxPixels} pixels (ASSETS_TRANSFORM_MAX_PIXELS) to fit in the Worker's memory.`,
-    );
-  }
   if (row.filesize > MAX_SOURCE_BYTES) {
     throw new AppError('UNPROCESSABLE_IMAGE', `The image file is ${row.filesize} bytes; transforms read at most ${MAX_SOURCE_BYTES}.`);
   }

@@ -2,6 +2,7 @@ import { crop, PhotonImage, resize, SamplingFilter } from '@cf-wasm/photon';
 import { AppError } from '../errors/app-error';
 import type { Dimensions } from './dimensions';
 import { plan } from './geometry';
+import { decodeJpegScaled } from './jpeg-scaled';
 import { CONTENT_TYPES, type Transform } from './transform';
 
 export interface Rendered {
@@ -47,12 +48,19 @@ export function assertComplete(bytes: Uint8Array, header: Dimensions): void {
  * close to Lanczos quality without paying a wide kernel over every source pixel. Every PhotonImage
  * is freed, whatever happens.
  */
-export function render(bytes: Uint8Array, header: Dimensions, orientation: number, t: Transform): Rendered {
+export function render(bytes: Uint8Array, header: Dimensions, orientation: number, t: Transform, maxPixels: number): Rendered {
   const swapped = orientation >= 5 && orientation <= 8;
   const displayedWidth = swapped ? header.height : header.width;
   const displayedHeight = swapped ? header.width : header.height;
   const p = plan(displayedWidth, displayedHeight, t);
   const storedTarget = swapped ? { width: p.height, height: p.width } : { width: p.width, height: p.height };
+  const scale = header.baseline ? jpegScale(header, storedTarget) : 8;
+  const decoded = Math.ceil((header.width * scale) / 8) * Math.ceil((header.height * scale) / 8);
+  if (decoded > maxPixels) {
+    throw unprocessable(
+      `The image is ${header.width}×${header.height}; decoding it for this transform needs ${decoded} pixels, and transforms are limited to ${maxPixels} (ASSETS_TRANSFORM_MAX_PIXELS) to fit in the Worker's memory.`,
+    );
+  }
 
   const images: PhotonImage[] = [];
   const keep = (img: PhotonImage) => {
@@ -60,9 +68,10 @@ export function render(bytes: Uint8Array, header: Dimensions, orientation: numbe
     return img;
   };
   try {
-    let img: PhotonImage;
+    let img: PhotonImage | undefined;
     try {
-      img = keep(PhotonImage.new_from_byteslice(bytes));
+      const small = scale < 8 ? decodeJpegScaled(bytes, scale as 1 | 2 | 4) : undefined;
+      img = keep(small ? new PhotonImage(small.pixels, small.width, small.height) : PhotonImage.new_from_byteslice(bytes));
     } catch {
       throw unprocessable(`The ${header.format.toUpperCase()} file could not be decoded.`);
     }
@@ -80,6 +89,17 @@ export function render(bytes: Uint8Array, header: Dimensions, orientation: numbe
   } finally {
     for (const img of images) img.free();
   }
+}
+
+/**
+ * The JPEG decode scale N (of 8): the smallest that still gives at least the target size, so the
+ * final resize only ever reduces. 8 means a full decode.
+ */
+function jpegScale(header: Dimensions, target: { width: number; height: number }): number {
+  for (const n of [1, 2, 4]) {
+    if (Math.ceil((header.width * n) / 8) >= target.width && Math.ceil((header.height * n) / 8) >= target.height) return n;
+  }
+  return 8;
 }
 
 /** EXIF orientations 2–8 applied to RGBA pixels (TIFF 6.0 / EXIF 2.32 tag 0x0112). */
