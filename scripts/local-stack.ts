@@ -126,15 +126,20 @@ function descendants(pid: number): number[] {
   return out;
 }
 
+/**
+ * The workerd process that runs the Worker. `wrangler dev` starts two: a proxy on the public port,
+ * and the one running the code, which is the one with an inspector.
+ */
 function workerdOf(wranglerPid: number): number {
-  const pid = descendants(wranglerPid).find((p) => {
+  const cmdline = (p: number) => {
     try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('workerd');
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8');
     } catch {
-      return false;
+      return '';
     }
-  });
-  if (!pid) throw new Error('workerd process not found');
+  };
+  const pid = descendants(wranglerPid).find((p) => cmdline(p).includes('workerd') && cmdline(p).includes('--inspector-addr'));
+  if (!pid) throw new Error('the workerd process running the Worker was not found');
   return pid;
 }
 

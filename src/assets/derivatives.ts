@@ -18,6 +18,8 @@ const MAX_SOURCE_BYTES = 48 * 1024 * 1024;
 /** Derivatives up to this size are kept in the edge cache too. */
 const EDGE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
 const HEADER_BYTES = 256 * 1024;
+/** Sources up to this size are read in one request; larger ones have their header checked first. */
+const SINGLE_READ_BYTES = 8 * 1024 * 1024;
 
 /** Identical misses in this isolate share one generation. */
 const inFlight = new Map<string, Promise<{ body: Uint8Array; contentType: string; from: 'storage' | 'generated' }>>();
@@ -107,7 +109,7 @@ async function readSource(config: Config, row: FileRow) {
     if (!object?.body) throw new AppError('NOT_FOUND', `File "${row.id}" has no stored bytes.`);
     return new Uint8Array(await new Response(object.body).arrayBuffer());
   };
-  let prefix = await read(Math.min(HEADER_BYTES, Math.max(1, row.filesize)));
+  let prefix = row.filesize <= SINGLE_READ_BYTES ? await read() : await read(Math.min(HEADER_BYTES, Math.max(1, row.filesize)));
   let header = readDimensions(prefix);
   while (header && 'needBytes' in header && header.needBytes > prefix.byteLength && prefix.byteLength < row.filesize && prefix.byteLength < 4 * HEADER_BYTES) {
     prefix = await read(Math.min(row.filesize, header.needBytes + HEADER_BYTES));

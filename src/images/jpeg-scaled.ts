@@ -289,7 +289,8 @@ function scan(data: Uint8Array, pos: number, comps: Component[], qt: Int32Array[
         for (const c of comps) c.pred = 0;
       }
       mcu++;
-      for (const [ci, c] of comps.entries()) {
+      for (let ci = 0; ci < comps.length; ci++) {
+        const c = comps[ci] as Component;
         const { keepAt, cosX, cosY } = layouts[ci] as (typeof layouts)[number];
         const { nx, ny } = c;
         const q = qt[c.tq] as Int32Array;
