@@ -51,10 +51,12 @@ export interface GlobalSettings {
 export const TUS_SIZE_CEILING = 10_000 * 32 * 1024 * 1024;
 
 /**
- * Decoding needs about 7 bytes a pixel in photon (RGB decode, RGBA copy) plus the resize buffers;
- * 16 MP keeps a decode under ~115 MB of the isolate's 128 MB, measured with a 4032×3024 JPEG.
+ * A full photon decode and resize costs about 24 bytes a decoded pixel: `npm run bench` measured
+ * workerd growing by ~296 MB for a 4032×3024 JPEG resized to 3000 px. 4 MP (~96 MB) stays inside the
+ * isolate's 128 MB. Baseline JPEGs mostly avoid full decodes (shrink-on-load), so this limit bites
+ * on large PNG, WebP, GIF and progressive JPEG sources, and on near-full-size JPEG outputs.
  */
-export const DEFAULT_MAX_PIXELS = 16_000_000;
+export const DEFAULT_MAX_PIXELS = 4_000_000;
 
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
 const DURATIONS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31557600 };
