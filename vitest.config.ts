@@ -20,6 +20,7 @@ export default defineConfig({
                   TEST_SILENT_PORT: String(inject('silentPort')),
                   ADMIN_TOKEN: 'test-admin-token-0123456789',
                   FILES_MAX_UPLOAD_SIZE: String(20 * 1024 * 1024),
+                  ASSETS_SIGNING_KEY: 'test-signing-key-one-0123456789abcdef,test-signing-key-two-0123456789abcdef',
                   STORAGE_LOCATIONS: 'local',
                   STORAGE_LOCAL_DRIVER: 's3',
                   STORAGE_LOCAL_ENDPOINT: s3.endpoint,

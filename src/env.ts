@@ -1,3 +1,4 @@
+import type { Principal } from './auth/tokens';
 import type { Config } from './config';
 import type { UploadSession } from './uploads/upload-session';
 
@@ -11,5 +12,6 @@ export interface Bindings {
 
 export interface AppEnv {
   Bindings: Bindings;
-  Variables: { config: Config; requestId: string };
+  /** `principal`: undefined until looked up, null for a request without a token. */
+  Variables: { config: Config; requestId: string; principal: Principal | null | undefined };
 }

@@ -8,6 +8,7 @@ import { assetsRoutes } from './routes/assets';
 import { filesRoutes } from './routes/files';
 import { serverRoutes } from './routes/server';
 import { settingsRoutes } from './routes/settings';
+import { tokensRoutes } from './routes/tokens';
 import { tusRoutes } from './routes/tus';
 
 const app = new Hono<AppEnv>();
@@ -20,6 +21,7 @@ app.route('/files/tus', tusRoutes);
 app.route('/files', filesRoutes);
 app.route('/assets', assetsRoutes);
 app.route('/settings', settingsRoutes);
+app.route('/tokens', tokensRoutes);
 app.notFound(notFound);
 app.onError(onError);
 

@@ -106,6 +106,9 @@ export interface FileJson {
   tags: string[] | null;
   location: string | null;
   checksum: string | null;
+  access: 'public' | 'private';
+  private_hash: string | null;
+  uploaded_by: string | null;
   focal_point_x: number | null;
   focal_point_y: number | null;
   metadata: Record<string, unknown> | null;

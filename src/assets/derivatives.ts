@@ -8,7 +8,7 @@ import { assertComplete, render } from '../images/pipeline';
 import { CONTENT_TYPES, canonical, type Transform } from '../images/transform';
 import { storageFor } from '../storage';
 import { contentDisposition, evaluateConditionals } from './http';
-import { validatorsOf } from './serve';
+import { cacheControl, validatorsOf } from './serve';
 
 /** Types the pipeline decodes; others are served as they are, as Directus does. */
 export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
@@ -28,6 +28,7 @@ export interface DerivativeOptions {
   download: boolean;
   filename: string | undefined;
   private: boolean;
+  maxAge?: number;
   headers: Headers;
   method: string;
   origin: string;
@@ -48,7 +49,7 @@ export async function serveDerivative(config: Config, row: FileRow, t: Transform
   const name = (o.filename ?? row.filenameDownload).replace(/\.[^./]*$/, '') + `.${t.format}`;
   const headers = new Headers({
     ETag: etag,
-    'Cache-Control': `${o.private ? 'private' : 'public'}, max-age=${config.assets.cacheTtlSeconds}`,
+    'Cache-Control': cacheControl(config, o),
     'X-Content-Type-Options': 'nosniff',
     'Content-Type': CONTENT_TYPES[t.format],
     'Content-Disposition': contentDisposition(o.download ? 'attachment' : 'inline', name),

@@ -13,6 +13,14 @@ export interface ServeOptions {
   filename: string | undefined;
   /** True when the asset needed a token: the response must not be stored by shared caches. */
   private: boolean;
+  /** A shorter max-age (a signed URL must not outlive its expiry in a cache). */
+  maxAge?: number;
+}
+
+/** `public` or `private` (needed a token, a signature or is a private file), never past a signature's expiry. */
+export function cacheControl(config: Config, o: { private: boolean; maxAge?: number }): string {
+  const maxAge = Math.min(config.assets.cacheTtlSeconds, o.maxAge ?? Number.POSITIVE_INFINITY);
+  return `${o.private ? 'private' : 'public'}, max-age=${maxAge}`;
 }
 
 /** The validators of a file: the ETag is its SHA-256, so it changes exactly when the bytes do. */
@@ -30,7 +38,7 @@ export async function serveOriginal(config: Config, row: FileRow, o: ServeOption
   const headers = new Headers({
     ETag: v.etag,
     'Last-Modified': v.lastModified.toUTCString(),
-    'Cache-Control': o.private ? `private, max-age=${config.assets.cacheTtlSeconds}` : `public, max-age=${config.assets.cacheTtlSeconds}`,
+    'Cache-Control': cacheControl(config, o),
     'X-Content-Type-Options': 'nosniff',
   });
   if (isActiveType(row.type)) headers.set('Content-Security-Policy', config.assets.contentSecurityPolicy);

@@ -15,6 +15,8 @@ export interface GlobalSettings {
     mimeTypeAllowList: string[];
     /** Metadata tags kept in `metadata`, or `'*'` for every readable one. */
     metadataAllowList: string[] | '*';
+    /** `access` of a new file unless the upload says otherwise. */
+    defaultAccess: 'public' | 'private';
   };
   tus: {
     /** Tus-Max-Size: the largest upload accepted. */
@@ -28,6 +30,10 @@ export interface GlobalSettings {
     /** Source pixels (w×h) a transform may decode (ASSETS_TRANSFORM_MAX_PIXELS). */
     maxPixels: number;
     public: boolean;
+    /** HMAC keys for signed asset URLs: the first signs, all verify (rotation without downtime). */
+    signingKeys: string[];
+    /** Ad-hoc transforms of public files need a signature too (presets do not). */
+    signedTransforms: boolean;
     cacheTtlSeconds: number;
     contentSecurityPolicy: string;
   };
@@ -102,6 +108,12 @@ const schema = z.object({
   TUS_MAX_SIZE: z.optional(byteSize),
   TUS_UPLOAD_EXPIRATION: z._default(duration, 24 * 3600),
   ASSETS_PUBLIC: z._default(bool, true),
+  FILES_DEFAULT_ACCESS: z.optional(z.enum(['public', 'private'], { error: 'expected public or private' })),
+  ASSETS_SIGNING_KEY: z._default(
+    z.pipe(list, z.array(z.string().check(z.minLength(32, { error: 'each key must be at least 32 characters (comma-separated for rotation)' })))),
+    [],
+  ),
+  ASSETS_SIGNED_TRANSFORMS: z._default(bool, false),
   ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d*$/, { error: 'expected a positive whole number of pixels' })), z.transform(Number)), 6000),
   ASSETS_TRANSFORM_MAX_PIXELS: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d*$/, { error: 'expected a positive whole number of pixels' })), z.transform(Number)), DEFAULT_MAX_PIXELS),
   ASSETS_CACHE_TTL: z._default(duration, 30 * 86400),
@@ -136,6 +148,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         importDenyList: v.IMPORT_IP_DENY_LIST,
         mimeTypeAllowList: v.FILES_MIME_TYPE_ALLOW_LIST,
         metadataAllowList: v.FILE_METADATA_ALLOW_LIST.includes('*') ? '*' : v.FILE_METADATA_ALLOW_LIST,
+        defaultAccess: v.FILES_DEFAULT_ACCESS ?? (v.ASSETS_PUBLIC ? 'public' : 'private'),
       },
       tus: {
         maxSize: Math.min(v.TUS_MAX_SIZE ?? Number.MAX_SAFE_INTEGER, v.FILES_MAX_UPLOAD_SIZE ?? Number.MAX_SAFE_INTEGER, TUS_SIZE_CEILING),
@@ -144,7 +157,9 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
       assets: {
         maxDimension: v.ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION,
         maxPixels: v.ASSETS_TRANSFORM_MAX_PIXELS,
-        public: v.ASSETS_PUBLIC, cacheTtlSeconds: v.ASSETS_CACHE_TTL, contentSecurityPolicy: v.ASSETS_CONTENT_SECURITY_POLICY },
+        public: v.ASSETS_PUBLIC,
+        signingKeys: v.ASSETS_SIGNING_KEY,
+        signedTransforms: v.ASSETS_SIGNED_TRANSFORMS, cacheTtlSeconds: v.ASSETS_CACHE_TTL, contentSecurityPolicy: v.ASSETS_CONTENT_SECURITY_POLICY },
       cors: {
         enabled: v.CORS_ENABLED,
         origin: origin === 'true' || origin === '*' ? true : origin === 'false' || origin === '' ? false : origin.split(',').map((o) => o.trim()),

@@ -87,6 +87,10 @@ export class FilesRepository {
     return this.db.select().from(files).where(eq(files.id, id)).get();
   }
 
+  async getByPrivateHash(hash: string): Promise<FileRow | undefined> {
+    return this.db.select().from(files).where(eq(files.privateHash, hash)).get();
+  }
+
   async list(query: FileQuery): Promise<{ rows: FileRow[]; totalCount?: number; filterCount?: number }> {
     const where = and(query.filter ? condition(query.filter) : undefined, query.search ? searchCondition(query.search) : undefined);
     const order = query.sort.length > 0 ? query.sort.map((s) => (s.desc ? desc(column(s.field)) : asc(column(s.field)))) : [asc(files.createdOn), asc(files.id)];

@@ -58,3 +58,19 @@ export const settings = sqliteTable('settings', {
 export type FileRow = typeof files.$inferSelect;
 export type NewFileRow = typeof files.$inferInsert;
 export type SettingsRow = typeof settings.$inferSelect;
+
+/**
+ * API tokens besides ADMIN_TOKEN. Only the SHA-256 of a token is stored; the token itself is shown
+ * once, when it is created. `scope`: read < upload < admin.
+ */
+export const tokens = sqliteTable('tokens', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  tokenHash: text('token_hash').notNull().unique(),
+  scope: text('scope', { enum: ['read', 'upload', 'admin'] }).notNull(),
+  expiresOn: text('expires_on'),
+  createdOn: text('created_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
+  revokedOn: text('revoked_on'),
+});
+
+export type TokenRow = typeof tokens.$inferSelect;

@@ -4,7 +4,7 @@ import { AppError } from '../errors/app-error';
 /** The record fields a client may set on upload, import or PATCH (Directus's editable ones). */
 export type FileFieldsPatch = Pick<
   NewFileRow,
-  'title' | 'description' | 'tags' | 'filenameDownload' | 'folder' | 'location' | 'focalPointX' | 'focalPointY' | 'metadata'
+  'title' | 'description' | 'tags' | 'filenameDownload' | 'folder' | 'location' | 'focalPointX' | 'focalPointY' | 'metadata' | 'access'
 >;
 
 const READ_ONLY = new Set([
@@ -17,6 +17,7 @@ const READ_ONLY = new Set([
   'height',
   'duration',
   'checksum',
+  'private_hash',
   'uploaded_by',
   'uploaded_on',
   'created_on',
@@ -69,6 +70,10 @@ export function parseFileFields(
         fields.metadata = value as Record<string, unknown> | null;
         break;
       }
+      case 'access':
+        if (raw !== 'public' && raw !== 'private') throw invalid('"access" must be "public" or "private".');
+        fields.access = raw;
+        break;
       case 'storage':
         if (!options.allowStorage) throw invalid('"storage" cannot be changed; upload the file again to move it.');
         if (typeof raw !== 'string' || raw === '') throw invalid('"storage" must be the name of a storage location.');

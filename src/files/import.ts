@@ -12,7 +12,12 @@ const MAX_REDIRECTS = 5;
  * SSRF guard; the body streams to storage under the size cap; FILES_IMPORT_TIMEOUT bounds the wait
  * for an answer and every stall while the body arrives.
  */
-export async function importFile(deps: FilesDeps, rawUrl: string, fields: Partial<FileFieldsPatch>, storage?: string): Promise<FileRow> {
+export async function importFile(
+  deps: FilesDeps,
+  rawUrl: string,
+  fields: Partial<FileFieldsPatch>,
+  options: { storage?: string | undefined; uploadedBy?: string | null } = {},
+): Promise<FileRow> {
   const { importDenyList, importTimeoutMs, maxUploadSize } = deps.config.files;
   const dog = new Watchdog();
   let url = checkImportUrl(rawUrl, importDenyList);
@@ -49,7 +54,7 @@ export async function importFile(deps: FilesDeps, rawUrl: string, fields: Partia
     deps,
     { stream, filename: filenameOf(response, url), declaredType: response.headers.get('content-type') ?? undefined },
     fields,
-    storage === undefined ? {} : { storage },
+    { uploadedBy: options.uploadedBy ?? null, ...(options.storage === undefined ? {} : { storage: options.storage }) },
   ).finally(() => dog.stop());
 }
 

@@ -27,6 +27,9 @@ export interface FileRecord {
   focal_point_x: number | null;
   focal_point_y: number | null;
   checksum: string | null;
+  access: 'public' | 'private';
+  /** The capability for `/assets/<private_hash>`; rotate it to revoke shared links. */
+  private_hash: string | null;
 }
 
 /** API field name → schema property, for every field a client may read, filter or sort on. */
@@ -53,6 +56,8 @@ export const FILE_FIELDS = {
   focal_point_x: 'focalPointX',
   focal_point_y: 'focalPointY',
   checksum: 'checksum',
+  access: 'access',
+  private_hash: 'privateHash',
 } as const satisfies Partial<Record<keyof FileRecord, keyof FileRow>>;
 
 export type FileField = keyof typeof FILE_FIELDS;
@@ -88,6 +93,8 @@ export function toRecord(row: FileRow): FileRecord {
     focal_point_x: row.focalPointX,
     focal_point_y: row.focalPointY,
     checksum: row.checksum,
+    access: row.access,
+    private_hash: row.privateHash,
   };
 }
 

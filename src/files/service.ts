@@ -43,6 +43,12 @@ export interface Ingested extends StoredBytes {
   scraped: ScrapedMetadata;
 }
 
+/** A private hash: 128 random bits, URL-safe base64 (22 characters), never shaped like an id. */
+export function newPrivateHash(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 /** The key of a file's original: `<id>.<ext>` with the sniffed extension. */
 export function originalKey(id: string, ext: string | undefined): string {
   return ext ? `${id}.${ext}` : id;
@@ -157,6 +163,8 @@ export async function recordNewFile(
       storage: client.location.name,
       filenameDownload,
       title: fields.title ?? ingested.scraped.title ?? titleFromFilename(filenameDownload),
+      access: fields.access ?? deps.config.files.defaultAccess,
+      privateHash: newPrivateHash(),
       uploadedBy: uploadedBy ?? null,
       createdOn: now,
       uploadedOn: now,
@@ -210,7 +218,7 @@ export async function recordReplacement(
   return updated;
 }
 
-export async function updateFileFields(deps: FilesDeps, id: string, fields: Partial<FileFieldsPatch>): Promise<FileRow> {
+export async function updateFileFields(deps: FilesDeps, id: string, fields: Partial<FileFieldsPatch> & { privateHash?: string }): Promise<FileRow> {
   const updated = await deps.repo.update(id, fields);
   if (!updated) throw notFound(id);
   return updated;
@@ -236,6 +244,11 @@ export async function deleteFile(deps: FilesDeps, id: string): Promise<void> {
     throw error;
   }
   await deps.repo.delete(id);
+}
+
+/** A file by its private hash (capability URLs); undefined when no file has it. */
+export async function fileByPrivateHash(deps: FilesDeps, hash: string): Promise<FileRow | undefined> {
+  return /^[A-Za-z0-9_-]{22}$/.test(hash) ? deps.repo.getByPrivateHash(hash) : undefined;
 }
 
 export async function requireFile(deps: FilesDeps, id: string): Promise<FileRow> {

@@ -30,6 +30,11 @@ export function wantsTransform(params: URLSearchParams): boolean {
   return TRANSFORM_PARAMS.some((p) => params.has(p));
 }
 
+/** The transform parameters other than `key` (a preset): an ad-hoc transform. */
+export function adHocParams(params: URLSearchParams): string[] {
+  return TRANSFORM_PARAMS.filter((p) => p !== 'key' && params.has(p));
+}
+
 function positive(name: string, raw: string | null, max: number): number | undefined {
   if (raw === null || raw === '') return undefined;
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw invalid(`"${name}" must be a whole number from 1 to ${max}.`);
@@ -84,7 +89,7 @@ export interface TransformContext {
  */
 export function resolveTransform(params: URLSearchParams, ctx: TransformContext): Transform {
   const mode = ctx.settings.storage_asset_transform;
-  const explicit = TRANSFORM_PARAMS.filter((p) => p !== 'key' && params.has(p));
+  const explicit = adHocParams(params);
   if (mode === 'none') {
     throw new AppError('ILLEGAL_ASSET_TRANSFORMATION', 'Image transformations are turned off for this project (storage_asset_transform = none).');
   }

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import { allows, type Principal, type Scope, tokenPrincipal } from '../auth/tokens';
 import type { AppEnv } from '../env';
 import { AppError } from '../errors/app-error';
 import { timingSafeEqualString } from '../lib/timing-safe';
@@ -16,26 +17,36 @@ export function requestToken(c: Context<AppEnv>): string | undefined {
   return c.req.query('access_token') ?? undefined;
 }
 
-/** True when the request carries the admin token; throws 401 for a wrong one. */
-export async function isAdmin(c: Context<AppEnv>): Promise<boolean> {
+/**
+ * Who the request acts as: undefined without a token; ADMIN_TOKEN (compared in constant time) is
+ * the `admin` principal; any other token must be a live stored one. A wrong, revoked or expired
+ * token is a 401 that says nothing about the expected value.
+ */
+export async function principal(c: Context<AppEnv>): Promise<Principal | undefined> {
+  const known = c.get('principal');
+  if (known !== undefined) return known ?? undefined;
   const token = requestToken(c);
-  if (token === undefined) return false;
-  const expected = c.get('config').adminToken;
-  if (expected !== undefined && (await timingSafeEqualString(token, expected))) return true;
-  throw new AppError('INVALID_CREDENTIALS', 'Invalid user credentials.', { headers: BEARER_CHALLENGE });
+  let found: Principal | undefined;
+  if (token !== undefined) {
+    const admin = c.get('config').adminToken;
+    if (admin !== undefined && (await timingSafeEqualString(token, admin))) found = { name: 'admin', scope: 'admin' };
+    else if (token === '') throw new AppError('INVALID_CREDENTIALS', 'Invalid user credentials.', { headers: BEARER_CHALLENGE });
+    else found = await tokenPrincipal(c.env.DB, token);
+  }
+  c.set('principal', found ?? null);
+  return found;
 }
 
-/**
- * Requires the admin token. A missing token and a wrong one both answer 401; neither says anything
- * about the expected value.
- */
-export function requireAdmin() {
-  return createMiddleware<AppEnv>(async function requireAdminMiddleware(c, next) {
-    if (!(await isAdmin(c))) {
+/** Requires a token with at least `scope` (read < upload < admin): 401 without one, 403 when too weak. */
+export function requireScope(scope: Scope) {
+  return createMiddleware<AppEnv>(async function requireScopeMiddleware(c, next) {
+    const p = await principal(c);
+    if (!p) {
       throw new AppError('INVALID_CREDENTIALS', 'Authentication required: send the token as "Authorization: Bearer <token>".', {
         headers: BEARER_CHALLENGE,
       });
     }
+    if (!allows(p, scope)) throw new AppError('FORBIDDEN', `This needs a token with the "${scope}" scope; this one has "${p.scope}".`);
     await next();
   });
 }

@@ -8,11 +8,11 @@ import { importFile } from '../files/import';
 import { multipartParts } from '../files/multipart';
 import { parseFileQuery } from '../files/query';
 import { type FileField, toRecord } from '../files/record';
-import { createFile, deleteFile, type FilesDeps, replaceFile, requireFile, updateFileFields } from '../files/service';
-import { requireAdmin } from '../middleware/auth';
+import { signAssetUrl } from '../assets/signing';
+import { createFile, deleteFile, type FilesDeps, newPrivateHash, replaceFile, requireFile, updateFileFields } from '../files/service';
+import { principal, requireScope } from '../middleware/auth';
 
 export const filesRoutes = new Hono<AppEnv>();
-filesRoutes.use(requireAdmin());
 
 function deps(c: Context<AppEnv>): FilesDeps {
   return { config: c.get('config'), repo: new FilesRepository(c.env.DB) };
@@ -59,13 +59,14 @@ async function eachFile(
 }
 
 /** POST /files: one or several files, streamed to storage. */
-filesRoutes.post('/', async (c) => {
+filesRoutes.post('/', requireScope('upload'), async (c) => {
   const d = deps(c);
+  const uploadedBy = (await principal(c))?.name ?? null;
   const created: FileRow[] = [];
   try {
     await eachFile(c, async (file, form) => {
       const { fields, storage } = parseFileFields(form, { allowStorage: true, fromForm: true });
-      created.push(await createFile(d, file, fields, storage === undefined ? {} : { storage }));
+      created.push(await createFile(d, file, fields, { uploadedBy, ...(storage === undefined ? {} : { storage }) }));
     });
   } catch (error) {
     // One request, one outcome: files this request already stored are removed again.
@@ -77,7 +78,7 @@ filesRoutes.post('/', async (c) => {
 });
 
 /** POST /files/import: `{ "url": "…", "data": { …fields } }`. */
-filesRoutes.post('/import', async (c) => {
+filesRoutes.post('/import', requireScope('upload'), async (c) => {
   const body = await jsonBody(c);
   if (typeof body !== 'object' || body === null || typeof (body as { url?: unknown }).url !== 'string') {
     throw new AppError('INVALID_PAYLOAD', 'Send { "url": "https://…", "data": { …optional fields } }.');
@@ -87,11 +88,11 @@ filesRoutes.post('/import', async (c) => {
     throw new AppError('INVALID_PAYLOAD', '"data" must be an object of file fields.');
   }
   const { fields, storage } = parseFileFields((data ?? {}) as Record<string, unknown>, { allowStorage: true });
-  const row = await importFile(deps(c), url, fields, storage);
+  const row = await importFile(deps(c), url, fields, { storage, uploadedBy: (await principal(c))?.name ?? null });
   return c.json({ data: toRecord(row) });
 });
 
-filesRoutes.get('/', async (c) => {
+filesRoutes.get('/', requireScope('read'), async (c) => {
   const query = parseFileQuery(new URL(c.req.url).searchParams);
   const result = await new FilesRepository(c.env.DB).list(query);
   const data = result.rows.map((r) => project(r, query.fields));
@@ -101,14 +102,14 @@ filesRoutes.get('/', async (c) => {
   return c.json(Object.keys(meta).length > 0 ? { data, meta } : { data });
 });
 
-filesRoutes.get('/:id', async (c) => {
+filesRoutes.get('/:id', requireScope('read'), async (c) => {
   const query = parseFileQuery(new URL(c.req.url).searchParams);
   const row = await requireFile(deps(c), c.req.param('id'));
   return c.json({ data: project(row, query.fields) });
 });
 
 /** PATCH /files/:id: JSON edits fields; multipart replaces the bytes (fields before the file apply). */
-filesRoutes.patch('/:id', async (c) => {
+filesRoutes.patch('/:id', requireScope('admin'), async (c) => {
   const d = deps(c);
   const id = c.req.param('id');
   if (isMultipart(c)) {
@@ -127,13 +128,13 @@ filesRoutes.patch('/:id', async (c) => {
   return c.json({ data: toRecord(row) });
 });
 
-filesRoutes.delete('/:id', async (c) => {
+filesRoutes.delete('/:id', requireScope('admin'), async (c) => {
   await deleteFile(deps(c), c.req.param('id'));
   return c.body(null, 204);
 });
 
 /** DELETE /files with `["id", …]` or `{ "keys": ["id", …] }` (Directus). */
-filesRoutes.delete('/', async (c) => {
+filesRoutes.delete('/', requireScope('admin'), async (c) => {
   const body = await jsonBody(c);
   const keys = Array.isArray(body) ? body : (body as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) {
@@ -143,4 +144,19 @@ filesRoutes.delete('/', async (c) => {
   for (const id of keys as string[]) await requireFile(d, id);
   for (const id of keys as string[]) await deleteFile(d, id);
   return c.body(null, 204);
+});
+
+/** POST /files/:id/rotate-hash: a new private hash; the old `/assets/<hash>` URL is dead at once. */
+filesRoutes.post('/:id/rotate-hash', requireScope('admin'), async (c) => {
+  const d = deps(c);
+  const row = await requireFile(d, c.req.param('id'));
+  const updated = await updateFileFields(d, row.id, { privateHash: newPrivateHash() });
+  return c.json({ data: toRecord(updated) });
+});
+
+/** GET /files/:id/sign?expires_in=3600&width=…: a signed, expiring /assets URL for the file. */
+filesRoutes.get('/:id/sign', requireScope('read'), async (c) => {
+  const row = await requireFile(deps(c), c.req.param('id'));
+  const url = await signAssetUrl(c.get('config'), new URL(c.req.url).origin, row.id, new URL(c.req.url).searchParams);
+  return c.json({ data: { url } });
 });

@@ -3,7 +3,7 @@ import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env';
 import { AppError } from '../errors/app-error';
 import { hex } from '../files/service';
-import { requestToken, requireAdmin } from '../middleware/auth';
+import { principal, requestToken, requireScope } from '../middleware/auth';
 import {
   CHECKSUM_ALGORITHMS,
   integerHeader,
@@ -49,7 +49,7 @@ tusRoutes.use(
     await next();
   }),
 );
-tusRoutes.use(requireAdmin());
+tusRoutes.use(requireScope('upload'));
 
 /** The uploader's identity: a hash of its token, so only the token that created an upload can use it. */
 async function owner(c: Context<AppEnv>): Promise<string> {
@@ -97,7 +97,15 @@ tusRoutes.post('/', async (c) => {
   const stub = c.env.UPLOADS.get(id);
   const who = await owner(c);
   let info = unwrap(
-    await stub.create({ owner: who, length, metadataHeader, metadata, maxSize: config.tus.maxSize, expirationMs: config.tus.expirationMs }),
+    await stub.create({
+      owner: who,
+      length,
+      metadataHeader,
+      metadata,
+      maxSize: config.tus.maxSize,
+      expirationMs: config.tus.expirationMs,
+      uploadedBy: (await principal(c))?.name ?? null,
+    }),
   );
   const hasBody = c.req.header('content-type')?.toLowerCase() === OFFSET_CONTENT_TYPE && c.req.raw.body;
   if (hasBody) info = unwrap(await stub.append({ owner: who, offset: 0, ...bodyInput(headers) }, c.req.raw.body));

@@ -45,6 +45,8 @@ export interface CreateInput {
   metadata: Record<string, string>;
   maxSize: number | undefined;
   expirationMs: number;
+  /** The name of the token that created the upload, recorded as `uploaded_by`. */
+  uploadedBy: string | null;
 }
 
 export interface AppendInput {
@@ -122,7 +124,7 @@ export class UploadSession extends DurableObject<Bindings> {
       const filename = m.filename ?? m.name ?? m.filename_download ?? 'upload';
       const declaredType = m.filetype ?? m.type;
       const form: Record<string, unknown> = {};
-      for (const k of ['title', 'description', 'tags', 'filename_download', 'folder', 'location', 'metadata']) if (m[k] !== undefined) form[k] = m[k];
+      for (const k of ['title', 'description', 'tags', 'filename_download', 'folder', 'location', 'metadata', 'access']) if (m[k] !== undefined) form[k] = m[k];
       const { fields } = parseFileFields(form, { allowStorage: false, fromForm: true });
       if (declaredType) assertTypeAllowed(declaredType.split(';')[0]?.trim() ?? '', config.files.mimeTypeAllowList);
 
@@ -152,7 +154,7 @@ export class UploadSession extends DurableObject<Bindings> {
         fields: { ...fields, filenameDownload: fields.filenameDownload ?? filename },
         fileId,
         replaces,
-        uploadedBy: null,
+        uploadedBy: input.uploadedBy,
         type: undefined,
         key: undefined,
         s3UploadId: undefined,
