@@ -5,6 +5,7 @@ import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, STACK_TOKEN, startLocalStack } from '../scripts/local-stack.ts';
 import { s3TargetFromEnv } from '../scripts/s3-target.ts';
+import { bytes } from '../test/pseudo-random.ts';
 import { type PartRecorder, startPartRecorder } from './part-recorder.ts';
 
 const MiB = 1024 * 1024;
@@ -31,15 +32,7 @@ afterAll(async () => {
 });
 
 function data(size: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
+  return Buffer.from(bytes(size, seed));
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -47,6 +40,23 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 interface Done {
   fileId: string;
   url: string;
+}
+
+/** Starts an upload and stops it once `after` bytes are accepted (`terminate`: DELETE it too); the upload URL. */
+function uploadPart(source: Buffer, chunkSize: number, after: number, terminate: boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const u: tus.Upload = new tus.Upload(source, {
+      endpoint: `${stack.base}/files/tus`,
+      headers: { Authorization: `Bearer ${STACK_TOKEN}` },
+      chunkSize,
+      retryDelays: [],
+      onError: reject,
+      onChunkComplete: (_chunk, accepted) => {
+        if (accepted >= after) u.abort(terminate).then(() => resolve(u.url ?? ''), reject);
+      },
+    });
+    u.start();
+  });
 }
 
 function upload(input: Buffer | Readable, options: Partial<tus.UploadOptions> = {}, onUpload?: (u: tus.Upload) => void): Promise<Done> {
@@ -111,21 +121,7 @@ describe('tus-js-client against the Worker (wrangler dev) and a real S3 server',
 
   it('an upload aborted mid-way resumes from HEAD without resending what the server has', async () => {
     const source = data(12 * MiB + 5, 83);
-    let url = '';
-    await new Promise<void>((resolve, reject) => {
-      const u: tus.Upload = new tus.Upload(source, {
-        endpoint: `${stack.base}/files/tus`,
-        headers: { Authorization: `Bearer ${STACK_TOKEN}` },
-        chunkSize: 2 * MiB,
-        retryDelays: [],
-        onError: reject,
-        onChunkComplete: (_chunk, accepted) => {
-          url = u.url ?? '';
-          if (accepted >= 6 * MiB) u.abort().then(() => resolve(), reject);
-        },
-      });
-      u.start();
-    });
+    const url = await uploadPart(source, 2 * MiB, 6 * MiB, false);
     const head = await fetch(url, { method: 'HEAD', headers: { Authorization: `Bearer ${STACK_TOKEN}`, 'Tus-Resumable': '1.0.0' } });
     const offset = Number(head.headers.get('upload-offset'));
     expect(offset).toBeGreaterThanOrEqual(6 * MiB);
@@ -144,22 +140,7 @@ describe('tus-js-client against the Worker (wrangler dev) and a real S3 server',
 
   // s3rver has no AbortMultipartUpload or ListMultipartUploads: this runs against real S3 servers.
   it.skipIf(!process.env.S3_TEST_ENDPOINT)('termination aborts the S3 multipart upload', async () => {
-    const source = data(12 * MiB, 87);
-    let url = '';
-    await new Promise<void>((resolve, reject) => {
-      const u: tus.Upload = new tus.Upload(source, {
-        endpoint: `${stack.base}/files/tus`,
-        headers: { Authorization: `Bearer ${STACK_TOKEN}` },
-        chunkSize: 6 * MiB,
-        retryDelays: [],
-        onError: reject,
-        onChunkComplete: (_chunk, accepted) => {
-          url = u.url ?? '';
-          if (accepted >= 6 * MiB) u.abort(true).then(() => resolve(), reject);
-        },
-      });
-      u.start();
-    });
+    const url = await uploadPart(data(12 * MiB, 87), 6 * MiB, 6 * MiB, true);
     const head = await fetch(url, { method: 'HEAD', headers: { Authorization: `Bearer ${STACK_TOKEN}`, 'Tus-Resumable': '1.0.0' } });
     expect(head.status).toBe(410);
     const s3 = new AwsClient({ accessKeyId: stack.s3.accessKeyId, secretAccessKey: stack.s3.secretAccessKey, region: stack.s3.region, service: 's3', retries: 0 });

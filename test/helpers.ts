@@ -4,6 +4,9 @@ import { inject } from 'vitest';
 import type { S3Target } from '../scripts/s3-target-type.ts';
 import { parseConfig } from '../src/config';
 import { S3Client } from '../src/storage/s3-client';
+import { bytes } from './pseudo-random';
+
+export { bytes };
 
 export const s3: S3Target = JSON.parse(env.TEST_S3);
 
@@ -35,19 +38,6 @@ export function uniqueKey(prefix = 'test'): string {
 export async function sha256(data: ArrayBuffer | Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', data);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/** Deterministic pseudo-random bytes (fast, no crypto quota limits). */
-export function bytes(length: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 /** A stream that yields `data` in chunks of `chunk` bytes. */

@@ -400,17 +400,8 @@ export class UploadSession extends DurableObject<Bindings> {
     const row = state.replaces
       ? await recordReplacement(deps, client, await requireFile(deps, state.fileId), ingested, fields)
       : await recordNewFile(deps, client, state.fileId, ingested, fields, state.uploadedBy);
-    state.status = 'completed';
     state.fileId = row.id;
-    state.s3UploadId = undefined;
-    state.forgetAt = state.expiresAt;
-    this.ctx.storage.transactionSync(() => {
-      this.ctx.storage.sql.exec('DELETE FROM tail');
-      this.ctx.storage.sql.exec('DELETE FROM head');
-      this.ctx.storage.sql.exec('DELETE FROM parts');
-      this.save(state);
-    });
-    await this.ctx.storage.setAlarm(state.forgetAt);
+    await this.end(state, 'completed', state.expiresAt);
   }
 
   /** The SHA-256 of the whole upload: from the running hash, or by reading the object once. */
@@ -430,17 +421,22 @@ export class UploadSession extends DurableObject<Bindings> {
 
   private async discard(state: State, status: 'terminated' | 'expired'): Promise<void> {
     if (state.s3UploadId && state.key) await this.client(state).abortMultipartUpload(state.key, state.s3UploadId).catch(() => {});
+    this.hash = undefined;
+    await this.end(state, status, Date.now() + state.expirationMs);
+  }
+
+  /** An upload's last state: its bytes and parts dropped, a tombstone kept until `forgetAt`. */
+  private async end(state: State, status: Exclude<UploadStatus, 'active'>, forgetAt: number): Promise<void> {
     state.status = status;
     state.s3UploadId = undefined;
-    state.forgetAt = Date.now() + state.expirationMs;
-    this.hash = undefined;
+    state.forgetAt = forgetAt;
     this.ctx.storage.transactionSync(() => {
       this.ctx.storage.sql.exec('DELETE FROM tail');
       this.ctx.storage.sql.exec('DELETE FROM head');
       this.ctx.storage.sql.exec('DELETE FROM parts');
       this.save(state);
     });
-    await this.ctx.storage.setAlarm(state.forgetAt);
+    await this.ctx.storage.setAlarm(forgetAt);
   }
 
   private startHash(): void {
