@@ -71,7 +71,7 @@ export async function serveDerivative(config: Config, row: FileRow, t: Transform
   const key = `${derivativesPrefix(row.id)}${hash}.${t.format}`;
   let flight = inFlight.get(key);
   if (!flight) {
-    flight = produce(config, row, t, key).finally(() => inFlight.delete(key));
+    flight = produce(config, row, t, key, o.waitUntil).finally(() => inFlight.delete(key));
     inFlight.set(key, flight);
   }
   const result = await flight;
@@ -85,8 +85,13 @@ export async function serveDerivative(config: Config, row: FileRow, t: Transform
   return new Response(o.method === 'HEAD' ? null : result.body, { status: 200, headers });
 }
 
-/** The derivative's bytes: from `generated/` if it was made before, else rendered and stored there. */
-async function produce(config: Config, row: FileRow, t: Transform, key: string) {
+/**
+ * The derivative's bytes: from `generated/` if it was made before, else rendered. The copy in
+ * `generated/` is written after the response (`waitUntil`): it is a cache, and losing it only costs
+ * a render. (A write that lands after the file was deleted leaves an orphan under its old version's
+ * hash, which can never be served; the next replace or delete of that id clears it.)
+ */
+async function produce(config: Config, row: FileRow, t: Transform, key: string, waitUntil: (p: Promise<unknown>) => void) {
   const client = storageFor(config, row.storage);
   const existing = await client.getObject(key);
   if (existing?.body) {
@@ -94,7 +99,11 @@ async function produce(config: Config, row: FileRow, t: Transform, key: string) 
   }
   const source = await readSource(config, row);
   const rendered = render(source.bytes, source.header, exifOrientation(source.bytes), t, config.assets.maxPixels);
-  await client.putObject(key, rendered.body, { contentType: rendered.contentType, contentLength: rendered.body.byteLength });
+  waitUntil(
+    client.putObject(key, rendered.body, { contentType: rendered.contentType, contentLength: rendered.body.byteLength }).catch((error: Error) => {
+      console.error(`derivative ${key} was not stored: ${error.message}`);
+    }),
+  );
   return { body: rendered.body, contentType: rendered.contentType, from: 'generated' as const };
 }
 

@@ -241,6 +241,16 @@ describe('caching', () => {
     return keys;
   }
 
+  /** generated/ is written after the response (waitUntil): give it a moment. */
+  async function storedKeys(id: string, expected: number): Promise<string[]> {
+    for (let i = 0; i < 40; i++) {
+      const keys = await generatedKeys(id);
+      if (keys.length >= expected) return keys;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return generatedKeys(id);
+  }
+
   it('edge cache, then generated/, then a fresh render; ETag and 304', async () => {
     const file = await uploadFile({ name: 'cache.jpg', data: image(320, 240, 'jpg') });
     const first = await thumb(file.id, 'width=64&height=64&fit=cover&quality=75');
@@ -251,7 +261,7 @@ describe('caching', () => {
     expect(second.res.headers.get('x-cache')).toBe('HIT-EDGE');
     expect(second.body).toEqual(first.body);
 
-    const [key] = await generatedKeys(file.id);
+    const [key] = await storedKeys(file.id, 1);
     expect(key).toMatch(new RegExp(`^generated/${file.id}/[0-9a-f]{32}\\.jpg$`));
     const hash = key?.split('/').pop();
     await caches.default.delete(new Request(`http://assets.test/__derivatives/${file.id}/${hash}`));
@@ -269,13 +279,14 @@ describe('caching', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => thumb(file.id, 'width=100&height=100')));
     expect(results.every((r) => r.res.status === 200)).toBe(true);
     expect(new Set(results.map((r) => r.res.headers.get('etag'))).size).toBe(1);
+    expect(await storedKeys(file.id, 1)).toHaveLength(1);
     expect(puts).toBe(1);
-    expect(await generatedKeys(file.id)).toHaveLength(1);
   });
 
   it('replacing the file invalidates every level; deleting removes the derivatives', async () => {
     const file = await uploadFile({ name: 'v.jpg', data: image(300, 300, 'jpg') });
     const before = await thumb(file.id, 'width=50');
+    expect(await storedKeys(file.id, 1)).toHaveLength(1);
     const replaced = await api(`/files/${file.id}`, { method: 'PATCH', body: form([{ name: 'v.jpg', data: image(300, 150, 'jpg') }]) });
     expect(replaced.status).toBe(200);
     expect(await generatedKeys(file.id)).toEqual([]);
