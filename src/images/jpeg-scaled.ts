@@ -113,6 +113,12 @@ class Bits {
     this.count -= n;
   }
 
+  /** Drops n bits that were not peeked first. */
+  drop(n: number): void {
+    if (this.count < n) this.fill();
+    this.count -= n;
+  }
+
   get(n: number): number {
     if (n === 0) return 0;
     const v = this.peek(n);
@@ -312,11 +318,10 @@ function scan(data: Uint8Array, pos: number, comps: Component[], qt: Int32Array[
                 continue;
               }
               k += r;
-              const value = extend(bits.get(size), size);
-              if (k < 64) {
-                const at = keepAt[k] as number;
-                if (at >= 0) coef[at] = value * (q[k] as number);
-              }
+              const at = k < 64 ? (keepAt[k] as number) : -1;
+              // Most coefficients are beyond the N×N kept: their value bits are skipped unread.
+              if (at >= 0) coef[at] = extend(bits.get(size), size) * (q[k] as number);
+              else bits.drop(size);
               k++;
             }
             // Separable scaled IDCT: columns (vertical frequencies), then rows.

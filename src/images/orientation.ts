@@ -1,9 +1,13 @@
 import ExifReader from 'exifreader';
 
+/** EXIF sits in the first segments of a file: parsing more only costs time. */
+const EXIF_WINDOW = 128 * 1024;
+
 /** The EXIF Orientation (1–8) of an image's bytes; 1 when absent or unreadable. */
 export function exifOrientation(bytes: Uint8Array): number {
   try {
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const end = bytes.byteOffset + Math.min(bytes.byteLength, EXIF_WINDOW);
+    const buffer = bytes.buffer.slice(bytes.byteOffset, end) as ArrayBuffer;
     const tags = ExifReader.load(buffer, { expanded: true, excludeTags: { xmp: true, iptc: true, icc: true, mpf: true, thumbnail: true, makerNotes: true } });
     const value = tags.exif?.Orientation?.value;
     return typeof value === 'number' && value >= 1 && value <= 8 ? value : 1;
