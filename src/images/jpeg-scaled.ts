@@ -359,16 +359,23 @@ function toRgba(comps: Component[], width: number, height: number, unitX: number
   const pixels = new Uint8Array(width * height * 4);
   const [y0, cb, cr] = comps as [Component, Component | undefined, Component | undefined];
   const clamp = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
-  const at = (c: Component, x: number, y: number) => c.plane[Math.floor((y * c.v * c.ny) / unitY) * c.stride + Math.floor((x * c.h * c.nx) / unitX)] as number;
+  // Where each output column and row falls in each plane, computed once rather than per pixel.
+  const columns = comps.map((c) => Int32Array.from({ length: width }, (_, x) => Math.floor((x * c.h * c.nx) / unitX)));
+  const rows = comps.map((c) => Int32Array.from({ length: height }, (_, y) => Math.floor((y * c.v * c.ny) / unitY) * c.stride));
+  const [yCols, cbCols, crCols] = columns as [Int32Array, Int32Array | undefined, Int32Array | undefined];
+  const [yRows, cbRows, crRows] = rows as [Int32Array, Int32Array | undefined, Int32Array | undefined];
   for (let y = 0; y < height; y++) {
+    const yRow = yRows[y] as number;
+    const cbRow = cbRows?.[y] ?? 0;
+    const crRow = crRows?.[y] ?? 0;
     for (let x = 0; x < width; x++) {
       const o = (y * width + x) * 4;
-      const Y = at(y0, x, y);
-      if (!cb || !cr) {
+      const Y = y0.plane[yRow + (yCols[x] as number)] as number;
+      if (!cb || !cr || !cbCols || !crCols) {
         pixels[o] = pixels[o + 1] = pixels[o + 2] = Y;
       } else {
-        const Cb = at(cb, x, y) - 128;
-        const Cr = at(cr, x, y) - 128;
+        const Cb = (cb.plane[cbRow + (cbCols[x] as number)] as number) - 128;
+        const Cr = (cr.plane[crRow + (crCols[x] as number)] as number) - 128;
         pixels[o] = clamp(Y + 1.402 * Cr);
         pixels[o + 1] = clamp(Y - 0.344136 * Cb - 0.714136 * Cr);
         pixels[o + 2] = clamp(Y + 1.772 * Cb);
