@@ -1,7 +1,8 @@
 import type { Config } from '../config';
 import type { FileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
-import { derivativesPrefix, hex } from '../files/service';
+import { derivativesPrefix } from '../files/service';
+import { hex } from '../lib/bytes';
 import { readDimensions } from '../images/dimensions';
 import { exifOrientation } from '../images/orientation';
 import { assertComplete, render } from '../images/pipeline';

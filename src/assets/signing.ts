@@ -1,5 +1,6 @@
 import type { Config } from '../config';
 import { AppError } from '../errors/app-error';
+import { base64url } from '../lib/bytes';
 
 /** Parameters that never take part in a signature. */
 const UNSIGNED = new Set(['signature', 'access_token', 'expires_in']);
@@ -21,8 +22,6 @@ function stringToSign(path: string, params: URLSearchParams): Uint8Array {
   const query = entries.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
   return new TextEncoder().encode(`${path}?${query}`);
 }
-
-const base64url = (bytes: ArrayBuffer) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 function fromBase64url(text: string): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]+$/.test(text)) return undefined;

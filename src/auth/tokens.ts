@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import type { TokenRow } from '../db/schema';
 import { TokensRepository } from '../db/tokens-repository';
 import { AppError } from '../errors/app-error';
-import { hex } from '../files/service';
+import { hex, randomToken } from '../lib/bytes';
 
 export type Scope = 'read' | 'upload' | 'admin';
 
@@ -61,8 +61,7 @@ export async function createToken(db: D1Database, body: unknown): Promise<TokenJ
     const issue = parsed.error.issues[0];
     throw new AppError('INVALID_PAYLOAD', `Invalid token: "${issue?.path.join('.') ?? ''}" ${issue?.message ?? ''}. Send { "name", "scope": "read" | "upload" | "admin", "expires_on"? }.`);
   }
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const token = `ea_${btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+  const token = `ea_${randomToken(32)}`;
   const row = await new TokensRepository(db).insert({
     id: crypto.randomUUID(),
     name: parsed.data.name,

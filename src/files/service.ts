@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { FilesRepository } from '../db/files-repository';
 import type { FileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
+import { hex, randomToken } from '../lib/bytes';
 import { storageFor } from '../storage';
 import type { S3Client } from '../storage/s3-client';
 import { writeStream } from '../storage/stream-writer';
@@ -45,8 +46,7 @@ export interface Ingested extends StoredBytes {
 
 /** A private hash: 128 random bits, URL-safe base64 (22 characters), never shaped like an id. */
 export function newPrivateHash(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return randomToken(16);
 }
 
 /** The key of a file's original: `<id>.<ext>` with the sniffed extension. */
@@ -81,10 +81,6 @@ async function ingest(deps: FilesDeps, client: S3Client, id: string, file: Incom
   });
   const checksum = hex(await digest.digest);
   return learnStored(deps, client, { key, type, size, checksum, head });
-}
-
-export function hex(bytes: ArrayBuffer): string {
-  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** Scrapes the metadata of bytes already stored (a Range read if it runs past the head). */

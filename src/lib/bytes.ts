@@ -8,3 +8,18 @@ export function concat(chunks: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** Lower-case hexadecimal, as SHA-256 checksums are shown. */
+export function hex(bytes: ArrayBuffer | Uint8Array): string {
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** URL-safe base64 without padding (RFC 4648 §5). */
+export function base64url(bytes: ArrayBuffer | Uint8Array): string {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** `n` random bytes as URL-safe base64. */
+export function randomToken(n: number): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(n)));
+}

@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env';
 import { AppError } from '../errors/app-error';
-import { hex } from '../files/service';
+import { hex } from '../lib/bytes';
 import { principal, requestToken, requireScope } from '../middleware/auth';
 import {
   CHECKSUM_ALGORITHMS,

@@ -7,7 +7,6 @@ import { parseFileFields } from '../files/fields';
 import { assertTypeAllowed, detectType, HEAD_BYTES } from '../files/inspect';
 import {
   type FilesDeps,
-  hex,
   learnStored,
   originalKey,
   recordNewFile,
@@ -15,7 +14,7 @@ import {
   requireFile,
 } from '../files/service';
 import { storageFor } from '../storage';
-import { concat } from '../lib/bytes';
+import { concat, hex } from '../lib/bytes';
 import { PartCutter, partSizeFor } from '../storage/parts';
 import type { S3Client, UploadedPart } from '../storage/s3-client';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, tusError } from './tus-protocol';
