@@ -11,6 +11,7 @@ import { type FileField, toRecord } from '../files/record';
 import { signAssetUrl } from '../assets/signing';
 import { createFile, deleteFile, type FilesDeps, newPrivateHash, replaceFile, requireFile, updateFileFields } from '../files/service';
 import { principal, requireScope } from '../middleware/auth';
+import { jsonBody } from './json-body';
 
 export const filesRoutes = new Hono<AppEnv>();
 
@@ -21,14 +22,6 @@ function deps(c: Context<AppEnv>): FilesDeps {
 function project(row: FileRow, fields: FileField[] | undefined) {
   const record = toRecord(row);
   return fields ? Object.fromEntries(fields.map((f) => [f, record[f]])) : record;
-}
-
-async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
-  try {
-    return await c.req.json();
-  } catch {
-    throw new AppError('INVALID_PAYLOAD', 'The request body must be valid JSON.');
-  }
 }
 
 function isMultipart(c: Context<AppEnv>): boolean {

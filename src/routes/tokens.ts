@@ -4,6 +4,7 @@ import { TokensRepository } from '../db/tokens-repository';
 import type { AppEnv } from '../env';
 import { AppError } from '../errors/app-error';
 import { requireScope } from '../middleware/auth';
+import { jsonBody } from './json-body';
 
 /** API tokens (admin only): created with a name, a scope and an optional expiry; revoked by id. */
 export const tokensRoutes = new Hono<AppEnv>();
@@ -12,9 +13,7 @@ tokensRoutes.use(requireScope('admin'));
 tokensRoutes.get('/', async (c) => c.json({ data: (await new TokensRepository(c.env.DB).list()).map(tokenJson) }));
 
 tokensRoutes.post('/', async (c) => {
-  const body = await c.req.json().catch(() => {
-    throw new AppError('INVALID_PAYLOAD', 'The request body must be valid JSON.');
-  });
+  const body = await jsonBody(c);
   return c.json({ data: await createToken(c.env.DB, body) });
 });
 

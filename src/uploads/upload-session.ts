@@ -333,7 +333,8 @@ export class UploadSession extends DurableObject<Bindings> {
       for (const p of uploaded) this.ctx.storage.sql.exec('INSERT OR REPLACE INTO parts (number, etag, size) VALUES (?, ?, ?)', p.partNumber, p.etag, p.size ?? 0);
       this.ctx.storage.sql.exec('DELETE FROM tail');
       for (let i = 0; i < rest.byteLength; i += ROW_BYTES) this.ctx.storage.sql.exec('INSERT INTO tail (seq, data) VALUES (?, ?)', i, rest.subarray(i, i + ROW_BYTES));
-      const headSeq = this.rows('head').length;
+      // Count, not read: the head rows hold up to 256 KiB.
+      const headSeq = headRows.length > 0 ? this.ctx.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM head').one().n : 0;
       headRows.forEach((row, i) => {
         if (row.byteLength > 0) this.ctx.storage.sql.exec('INSERT INTO head (seq, data) VALUES (?, ?)', headSeq + i, row);
       });
