@@ -62,6 +62,23 @@ export async function api(path: string, init: RequestInit & { token?: string | n
   return exports.default.fetch(new Request(`http://assets.test${path}`, { ...init, headers }));
 }
 
+/** A stored token of `scope` (made with the admin token), with its id, value and name. */
+export async function newToken(scope: 'read' | 'upload' | 'admin', extra: Record<string, unknown> = {}): Promise<{ id: string; token: string; name: string }> {
+  const name = `${scope}-${crypto.randomUUID().slice(0, 6)}`;
+  const res = await api('/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, scope, ...extra }) });
+  if (res.status !== 200) throw new Error(`token not made: ${res.status} ${await res.text()}`);
+  return { ...((await res.json()) as { data: { id: string; token: string } }).data, name };
+}
+
+const base64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
+
+/** An Upload-Metadata header (TUS): `key base64(value)` pairs. */
+export function tusMetadata(m: Record<string, string>): string {
+  return Object.entries(m)
+    .map(([k, v]) => `${k} ${base64(v)}`)
+    .join(',');
+}
+
 export interface UploadPart {
   name: string;
   data: Uint8Array | string;

@@ -18,6 +18,16 @@ export function allows(principal: Principal, needed: Scope): boolean {
   return RANK[principal.scope] >= RANK[needed];
 }
 
+/** 401 without a principal, 403 when its scope is below `needed`. */
+export function assertScope(principal: Principal | undefined, needed: Scope): asserts principal is Principal {
+  if (!principal) {
+    throw new AppError('INVALID_CREDENTIALS', 'Authentication required: send the token as "Authorization: Bearer <token>".', {
+      headers: { 'WWW-Authenticate': 'Bearer' },
+    });
+  }
+  if (!allows(principal, needed)) throw new AppError('FORBIDDEN', `This needs a token with the "${needed}" scope; this one has "${principal.scope}".`);
+}
+
 export async function hashToken(token: string): Promise<string> {
   return hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)));
 }

@@ -5,19 +5,16 @@ import type { Filter, FileQuery } from '../files/query';
 import { FILE_FIELDS, type FileField } from '../files/record';
 import { type FileRow, files, type NewFileRow } from './schema';
 
-/** `%` and `_` are LIKE wildcards; a user's search text must match literally. */
-function likeEscape(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 function column(field: FileField): SQLiteColumn {
   return files[FILE_FIELDS[field]];
 }
 
-function likeOp(col: SQLiteColumn, pattern: string, caseInsensitive = false): SQL {
-  return caseInsensitive
-    ? sql`lower(${col}) LIKE lower(${pattern}) ESCAPE '\\'`
-    : sql`${col} LIKE ${pattern} ESCAPE '\\'`;
+/**
+ * Case-insensitive (ASCII, as SQLite's LIKE) substring match. instr, not LIKE: D1 caps a LIKE pattern
+ * at 50 bytes, and the user's text is matched literally with no wildcards to escape.
+ */
+function containsIgnoringCase(col: SQLiteColumn, text: string): SQL {
+  return sql`instr(lower(${col}), lower(${text})) > 0`;
 }
 
 function condition(filter: Filter): SQL | undefined {
@@ -40,7 +37,7 @@ function condition(filter: Filter): SQL | undefined {
     case '_ncontains':
       return or(isNull(col), sql`instr(${col}, ${text}) = 0`);
     case '_icontains':
-      return likeOp(col, `%${likeEscape(text)}%`, true);
+      return containsIgnoringCase(col, text);
     case '_starts_with':
       return sql`substr(${col}, 1, length(${text})) = ${text}`;
     case '_ends_with':
@@ -61,13 +58,7 @@ function condition(filter: Filter): SQL | undefined {
 }
 
 function searchCondition(search: string): SQL | undefined {
-  const pattern = `%${likeEscape(search)}%`;
-  return or(
-    likeOp(files.title, pattern, true),
-    likeOp(files.filenameDownload, pattern, true),
-    likeOp(files.description, pattern, true),
-    likeOp(files.tags, pattern, true),
-  );
+  return or(...[files.title, files.filenameDownload, files.description, files.tags].map((col) => containsIgnoringCase(col, search)));
 }
 
 /** The D1 adapter for file records: SQL stays here, callers get rows. */

@@ -1,5 +1,6 @@
 import type { NewFileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
+import { parseJson } from '../lib/safe-keys';
 
 /** The record fields a client may set on upload, import or PATCH (Directus's editable ones). */
 export type FileFieldsPatch = Pick<
@@ -94,11 +95,7 @@ function nullableString(name: string, raw: unknown): string | null {
 }
 
 function json(name: string, raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    throw invalid(`"${name}" must be valid JSON.`);
-  }
+  return parseJson(raw, 'INVALID_PAYLOAD', `"${name}"`, `"${name}" must be valid JSON.`);
 }
 
 function tags(raw: unknown, fromForm: boolean): string[] | null {

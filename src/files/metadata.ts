@@ -1,6 +1,7 @@
 import { DOMParser } from '@xmldom/xmldom';
 import ExifReader from 'exifreader';
 import { readDimensions } from '../images/dimensions';
+import { isForbiddenKey } from '../lib/safe-keys';
 
 /** Never read more than this for metadata, whatever a file's segments claim. */
 export const METADATA_CAP = 2 * 1024 * 1024;
@@ -122,10 +123,12 @@ function numeric(tag: Tag | Tag[] | undefined): number | undefined {
 
 /** Allow-listed tags as `{ name: readable value }`; `*` keeps every readable one (binary skipped). */
 function pick(groups: (Group | undefined)[], allowList: string[] | '*'): Record<string, unknown> {
+  // Tag names come from the file (XMP names are free-form): the prototype's names are skipped, so
+  // a hostile file cannot reach the object's prototype.
   const out: Record<string, unknown> = {};
   for (const group of groups) {
     for (const [name, tag] of Object.entries(group ?? {})) {
-      if (name in out || (allowList !== '*' && !allowList.includes(name))) continue;
+      if (isForbiddenKey(name) || Object.hasOwn(out, name) || (allowList !== '*' && !allowList.includes(name))) continue;
       const value = readable(tag);
       if (value !== undefined) out[name] = value;
     }

@@ -1,4 +1,5 @@
 import { AppError } from '../errors/app-error';
+import { assertSafeKey, dict, parseJson } from '../lib/safe-keys';
 import { type FileField, isFileField } from './record';
 
 /** Directus filter operators supported on file fields. */
@@ -40,125 +41,188 @@ export const DEFAULT_LIMIT = 100;
 /** `limit=-1` means "all", up to this many rows. */
 export const MAX_LIMIT = 5000;
 
+/**
+ * Bounds on one query, so that every query either runs or is refused with a 400 naming the bound:
+ * D1 allows 100 bound parameters a statement (the whole statement, not one list), SQLite refuses
+ * deep expressions and integers past 64 bits, and a LIKE pattern has a length limit.
+ */
+export const QUERY_LIMITS = {
+  /** Bound parameters the filter and search may use together (D1: 100 a statement, less LIMIT/OFFSET). */
+  parameters: 90,
+  /** Nesting of `_and`/`_or` (and of the bracket form's path). */
+  depth: 6,
+  /** Conditions in the whole filter. */
+  conditions: 50,
+  /** Characters of `search` and of one filter value. */
+  textLength: 500,
+  /** Largest `offset` (and `page` × `limit`). */
+  offset: 1_000_000_000,
+  /** Sort fields. */
+  sort: 8,
+} as const;
+
 const invalid = (message: string) => new AppError('INVALID_QUERY', message);
 
 /**
  * Parses Directus's query parameters for `/files`: `limit`, `offset`, `page`, `sort`, `search`,
  * `filter` (JSON, or the bracket form `filter[title][_eq]=x`), `fields`, `meta`. Unknown fields and
- * operators are refused with 400 INVALID_QUERY naming them.
+ * operators, and queries past QUERY_LIMITS, are refused with 400 INVALID_QUERY naming them; `hidden`
+ * fields (which the caller's scope may not see) are a 403 wherever they are named.
  */
-export function parseFileQuery(params: URLSearchParams): FileQuery {
-  const limit = integer(params, 'limit', DEFAULT_LIMIT, -1);
+export function parseFileQuery(params: URLSearchParams, hidden: ReadonlySet<FileField> = new Set()): FileQuery {
+  const field = (name: string, where: string): FileField => {
+    if (!isFileField(name)) throw invalid(`Unknown field "${name}" in ${where}.`);
+    if (hidden.has(name)) throw new AppError('FORBIDDEN', `Field "${name}" needs the admin scope (in ${where}).`);
+    return name;
+  };
+  const limit = integer(params, 'limit', DEFAULT_LIMIT, -1, Number.MAX_SAFE_INTEGER);
   const effectiveLimit = limit === -1 ? MAX_LIMIT : Math.min(limit, MAX_LIMIT);
-  const page = params.has('page') ? integer(params, 'page', 1, 1) : undefined;
-  const offset = page !== undefined ? (page - 1) * effectiveLimit : integer(params, 'offset', 0, 0);
+  const page = params.has('page') ? integer(params, 'page', 1, 1, Math.floor(QUERY_LIMITS.offset / Math.max(effectiveLimit, 1)) + 1) : undefined;
+  const offset = page !== undefined ? (page - 1) * effectiveLimit : integer(params, 'offset', 0, 0, QUERY_LIMITS.offset);
 
-  const sort = (params.get('sort') ?? '')
+  const sortNames = (params.get('sort') ?? '')
     .split(',')
     .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((s) => {
-      const desc = s.startsWith('-');
-      const field = desc ? s.slice(1) : s;
-      if (!isFileField(field)) throw invalid(`Cannot sort by unknown field "${field}".`);
-      return { field, desc };
-    });
+    .filter((s) => s !== '');
+  if (sortNames.length > QUERY_LIMITS.sort) throw invalid(`"sort" may name at most ${QUERY_LIMITS.sort} fields.`);
+  const sort = sortNames.map((s) => {
+    const desc = s.startsWith('-');
+    return { field: field(desc ? s.slice(1) : s, 'sort'), desc };
+  });
 
   const fieldsParam = params.get('fields');
   let fields: FileField[] | undefined;
   if (fieldsParam && fieldsParam.split(',').every((f) => f.trim() !== '*')) {
-    fields = fieldsParam.split(',').map((f) => {
-      const name = f.trim();
-      if (!isFileField(name)) throw invalid(`Unknown field "${name}" in fields.`);
-      return name;
-    });
+    fields = [...new Set(fieldsParam.split(',').map((f) => field(f.trim(), 'fields')))];
   }
 
+  const search = params.get('search')?.trim() || undefined;
+  if (search !== undefined && search.length > QUERY_LIMITS.textLength) throw invalid(`"search" may be at most ${QUERY_LIMITS.textLength} characters.`);
+  const filter = filterFromParams(params, field);
+  const used = (filter ? parameterCount(filter) : 0) + (search ? SEARCH_PARAMETERS : 0);
+  if (used > QUERY_LIMITS.parameters) {
+    throw invalid(`This filter and search need ${used} values; a query may use at most ${QUERY_LIMITS.parameters} (count every _in/_nin item).`);
+  }
   const meta = (params.get('meta') ?? '').split(',').map((m) => m.trim());
   return {
     limit: effectiveLimit,
     offset,
     sort,
-    search: params.get('search')?.trim() || undefined,
-    filter: filterFromParams(params),
+    search,
+    filter,
     fields,
     meta: { totalCount: meta.includes('total_count') || meta.includes('*'), filterCount: meta.includes('filter_count') || meta.includes('*') },
   };
 }
 
-function integer(params: URLSearchParams, name: string, fallback: number, min: number): number {
+function integer(params: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
   const raw = params.get(name);
   if (raw === null || raw === '') return fallback;
-  if (!/^-?\d+$/.test(raw) || Number(raw) < min) throw invalid(`"${name}" must be a whole number of at least ${min}.`);
+  if (!/^-?\d{1,16}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw invalid(`"${name}" must be a whole number from ${min} to ${max}.`);
   return Number(raw);
 }
 
-function filterFromParams(params: URLSearchParams): Filter | undefined {
+type FieldCheck = (name: string, where: string) => FileField;
+
+function filterFromParams(params: URLSearchParams, field: FieldCheck): Filter | undefined {
   const json = params.get('filter');
   if (json !== null) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(json);
-    } catch {
-      throw invalid('"filter" must be a JSON object such as {"title":{"_eq":"x"}}.');
-    }
-    return parseFilter(parsed);
+    const parsed = parseJson(json, 'INVALID_QUERY', 'filter', '"filter" must be a JSON object such as {"title":{"_eq":"x"}}.');
+    return parseFilter(parsed, field);
   }
-  // Bracket form: filter[field][_op]=value, filter[_or][0][field][_op]=value, ...
-  const tree: Record<string, unknown> = {};
+  // Bracket form: filter[field][_op]=value, filter[_or][0][field][_op]=value, ... built on
+  // prototype-less objects, and no segment may be __proto__, constructor or prototype.
+  const tree = dict<unknown>();
   let any = false;
   for (const [key, value] of params) {
     if (!key.startsWith('filter[')) continue;
     const path = [...key.slice('filter'.length).matchAll(/\[([^\]]*)\]/g)].map((m) => m[1] ?? '');
     if (path.length === 0) throw invalid(`Malformed filter parameter "${key}".`);
+    if (path.length > 2 * QUERY_LIMITS.depth + 2) throw invalid(`Filter parameter "${key.slice(0, 80)}" nests deeper than ${QUERY_LIMITS.depth} levels.`);
     let node = tree;
     for (const [i, segment] of path.entries()) {
-      if (i === path.length - 1) node[segment] = value;
-      else node = (node[segment] ??= {}) as Record<string, unknown>;
+      assertSafeKey(segment, 'INVALID_QUERY', 'filter');
+      if (i === path.length - 1) {
+        if (segment in node) throw invalid(`Filter parameter "${key.slice(0, 80)}" is given twice or conflicts with another.`);
+        node[segment] = value;
+        break;
+      }
+      const next = node[segment] ?? dict<unknown>();
+      if (typeof next !== 'object' || next === null) throw invalid(`Filter parameter "${key.slice(0, 80)}" conflicts with another.`);
+      node[segment] = next;
+      node = next as Record<string, unknown>;
     }
     any = true;
   }
-  return any ? parseFilter(arrayify(tree)) : undefined;
+  return any ? parseFilter(arrayify(tree), field) : undefined;
 }
 
 /** `{ "0": a, "1": b }` from the bracket form → `[a, b]`, recursively. */
 function arrayify(node: unknown): unknown {
   if (typeof node !== 'object' || node === null) return node;
   const entries = Object.entries(node).map(([k, v]) => [k, arrayify(v)] as const);
-  if (entries.length > 0 && entries.every(([k]) => /^\d+$/.test(k))) return entries.map(([, v]) => v);
+  if (entries.length > 0 && entries.every(([k]) => /^\d+$/.test(k))) return entries.sort(([a], [b]) => Number(a) - Number(b)).map(([, v]) => v);
   return Object.fromEntries(entries);
 }
 
-export function parseFilter(node: unknown): Filter {
-  if (typeof node !== 'object' || node === null || Array.isArray(node)) throw invalid('A filter must be an object.');
-  const parts: Filter[] = [];
-  for (const [key, value] of Object.entries(node)) {
-    if (key === '_and' || key === '_or') {
-      if (!Array.isArray(value)) throw invalid(`"${key}" takes a list of filters.`);
-      const inner = value.map(parseFilter);
-      parts.push(key === '_and' ? { and: inner } : { or: inner });
-      continue;
-    }
-    if (!isFileField(key)) throw invalid(`Cannot filter on unknown field "${key}".`);
-    if (typeof value !== 'object' || value === null) throw invalid(`Filter on "${key}" needs an operator, e.g. {"${key}":{"_eq":…}}.`);
-    for (const [op, operand] of Object.entries(value)) {
-      if (!(OPERATORS as readonly string[]).includes(op)) {
-        throw invalid(`Unknown filter operator "${op}" on "${key}"; supported: ${OPERATORS.join(', ')}.`);
+/** Validates a filter tree (JSON or bracket form) against the fields, the operators and QUERY_LIMITS. */
+function parseFilter(node: unknown, field: FieldCheck): Filter {
+  let conditions = 0;
+  const walk = (n: unknown, depth: number): Filter => {
+    if (depth > QUERY_LIMITS.depth) throw invalid(`"_and"/"_or" may nest at most ${QUERY_LIMITS.depth} levels deep.`);
+    if (typeof n !== 'object' || n === null || Array.isArray(n)) throw invalid('A filter must be an object.');
+    const parts: Filter[] = [];
+    for (const [key, value] of Object.entries(n)) {
+      assertSafeKey(key, 'INVALID_QUERY', 'filter');
+      if (key === '_and' || key === '_or') {
+        if (!Array.isArray(value)) throw invalid(`"${key}" takes a list of filters.`);
+        const inner = value.map((v) => walk(v, depth + 1));
+        parts.push(key === '_and' ? { and: inner } : { or: inner });
+        continue;
       }
-      parts.push({ field: key, op: op as Operator, value: normaliseOperand(op as Operator, operand, key) });
+      const name = field(key, 'filter');
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`Filter on "${key}" needs an operator, e.g. {"${key}":{"_eq":…}}.`);
+      for (const [op, operand] of Object.entries(value)) {
+        if (!(OPERATORS as readonly string[]).includes(op)) {
+          throw invalid(`Unknown filter operator "${op}" on "${key}"; supported: ${OPERATORS.join(', ')}.`);
+        }
+        if (++conditions > QUERY_LIMITS.conditions) throw invalid(`A filter may have at most ${QUERY_LIMITS.conditions} conditions.`);
+        parts.push({ field: name, op: op as Operator, value: normaliseOperand(op as Operator, operand, key) });
+      }
     }
-  }
-  if (parts.length === 1) return parts[0] as Filter;
-  return { and: parts };
+    if (parts.length === 1) return parts[0] as Filter;
+    return { and: parts };
+  };
+  return walk(node, 0);
+}
+
+/** Bound parameters a filter needs, as the repository writes it (`_starts_with`/`_ends_with` use their text twice). */
+function parameterCount(filter: Filter): number {
+  if ('and' in filter) return filter.and.reduce((n, f) => n + parameterCount(f), 0);
+  if ('or' in filter) return filter.or.reduce((n, f) => n + parameterCount(f), 0);
+  if (filter.op === '_in' || filter.op === '_nin') return (filter.value as unknown[]).length;
+  if (filter.op === '_null' || filter.op === '_nnull') return 0;
+  if (filter.op === '_starts_with' || filter.op === '_ends_with') return 2;
+  return 1;
+}
+
+/** search is matched against four columns, one parameter each. */
+const SEARCH_PARAMETERS = 4;
+
+function scalar(op: Operator, field: string, value: unknown): string | number | boolean | null {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (typeof value !== 'string') throw invalid(`"${op}" on "${field}" takes ${op === '_in' || op === '_nin' ? 'a list of single values' : 'a single value'}.`);
+  if (value.length > QUERY_LIMITS.textLength) throw invalid(`A filter value on "${field}" may be at most ${QUERY_LIMITS.textLength} characters.`);
+  return value;
 }
 
 function normaliseOperand(op: Operator, value: unknown, field: string): unknown {
   if (op === '_in' || op === '_nin') {
     const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : undefined;
-    if (!list) throw invalid(`"${op}" on "${field}" takes a list.`);
-    return list;
+    if (!list || list.length === 0) throw invalid(`"${op}" on "${field}" takes a non-empty list.`);
+    if (list.length > QUERY_LIMITS.parameters) throw invalid(`"${op}" on "${field}" may list at most ${QUERY_LIMITS.parameters} values.`);
+    return list.map((v) => scalar(op, field, v));
   }
   if (op === '_null' || op === '_nnull') return value === true || value === 'true' || value === '' || value === 1;
-  if (typeof value === 'object' && value !== null) throw invalid(`"${op}" on "${field}" takes a single value.`);
-  return value;
+  return scalar(op, field, value);
 }

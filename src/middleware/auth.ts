@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { allows, type Principal, type Scope, tokenPrincipal } from '../auth/tokens';
+import { FILE_ACTS, type FileAct } from '../auth/policy';
+import { assertScope, type Principal, type Scope, tokenPrincipal } from '../auth/tokens';
 import type { AppEnv } from '../env';
 import { AppError } from '../errors/app-error';
 import { timingSafeEqualString } from '../lib/timing-safe';
@@ -40,13 +41,12 @@ export async function principal(c: Context<AppEnv>): Promise<Principal | undefin
 /** Requires a token with at least `scope` (read < upload < admin): 401 without one, 403 when too weak. */
 export function requireScope(scope: Scope) {
   return createMiddleware<AppEnv>(async function requireScopeMiddleware(c, next) {
-    const p = await principal(c);
-    if (!p) {
-      throw new AppError('INVALID_CREDENTIALS', 'Authentication required: send the token as "Authorization: Bearer <token>".', {
-        headers: BEARER_CHALLENGE,
-      });
-    }
-    if (!allows(p, scope)) throw new AppError('FORBIDDEN', `This needs a token with the "${scope}" scope; this one has "${p.scope}".`);
+    assertScope(await principal(c), scope);
     await next();
   });
+}
+
+/** Requires what the file policy asks for `act` (src/auth/policy.ts). */
+export function requireAct(act: FileAct) {
+  return requireScope(FILE_ACTS[act]);
 }

@@ -7,10 +7,12 @@ import { type FileFieldsPatch, parseFileFields } from '../files/fields';
 import { importFile } from '../files/import';
 import { multipartParts } from '../files/multipart';
 import { parseFileQuery } from '../files/query';
-import { type FileField, toRecord } from '../files/record';
+import { type FileField, type FileRecord, toRecord } from '../files/record';
 import { signAssetUrl } from '../assets/signing';
 import { createFile, deleteFile, type FilesDeps, newPrivateHash, replaceFile, requireFile, updateFileFields } from '../files/service';
-import { principal, requireScope } from '../middleware/auth';
+import { assertMayDo, hiddenFields } from '../auth/policy';
+import { dict, assertSafeKey } from '../lib/safe-keys';
+import { principal, requireAct } from '../middleware/auth';
 import { jsonBody } from './json-body';
 
 export const filesRoutes = new Hono<AppEnv>();
@@ -19,8 +21,10 @@ function deps(c: Context<AppEnv>): FilesDeps {
   return { config: c.get('config'), repo: new FilesRepository(c.env.DB) };
 }
 
-function project(row: FileRow, fields: FileField[] | undefined) {
-  const record = toRecord(row);
+/** The record as the caller may see it: only `fields` when given, never a field its scope hides. */
+async function project(c: Context<AppEnv>, row: FileRow, fields?: FileField[]): Promise<Partial<FileRecord>> {
+  const record: Partial<FileRecord> = toRecord(row);
+  for (const hidden of hiddenFields(await principal(c))) delete record[hidden];
   return fields ? Object.fromEntries(fields.map((f) => [f, record[f]])) : record;
 }
 
@@ -36,15 +40,16 @@ async function eachFile(
   c: Context<AppEnv>,
   onFile: (file: { stream: ReadableStream<Uint8Array>; filename: string; declaredType: string }, form: Record<string, string>) => Promise<void>,
 ): Promise<number> {
-  let form: Record<string, string> = {};
+  let form = dict<string>();
   let count = 0;
   for await (const part of multipartParts(c.req.raw)) {
     if (part.kind === 'field') {
+      assertSafeKey(part.name, 'INVALID_PAYLOAD', 'form field names');
       form[part.name] = part.value;
       continue;
     }
     await onFile({ stream: part.stream, filename: part.filename, declaredType: part.mimeType }, form);
-    form = {};
+    form = dict<string>();
     count++;
   }
   if (count === 0) throw new AppError('INVALID_PAYLOAD', 'No file part in the request: add the file as a form field after its metadata fields.');
@@ -52,7 +57,7 @@ async function eachFile(
 }
 
 /** POST /files: one or several files, streamed to storage. */
-filesRoutes.post('/', requireScope('upload'), async (c) => {
+filesRoutes.post('/', requireAct('create'), async (c) => {
   const d = deps(c);
   const uploadedBy = (await principal(c))?.name ?? null;
   const created: FileRow[] = [];
@@ -66,12 +71,12 @@ filesRoutes.post('/', requireScope('upload'), async (c) => {
     await Promise.allSettled(created.map((row) => deleteFile(d, row.id)));
     throw error;
   }
-  const records = created.map(toRecord);
+  const records = await Promise.all(created.map((row) => project(c, row)));
   return c.json({ data: records.length === 1 ? records[0] : records });
 });
 
 /** POST /files/import: `{ "url": "…", "data": { …fields } }`. */
-filesRoutes.post('/import', requireScope('upload'), async (c) => {
+filesRoutes.post('/import', requireAct('create'), async (c) => {
   const body = await jsonBody(c);
   if (typeof body !== 'object' || body === null || typeof (body as { url?: unknown }).url !== 'string') {
     throw new AppError('INVALID_PAYLOAD', 'Send { "url": "https://…", "data": { …optional fields } }.');
@@ -82,52 +87,54 @@ filesRoutes.post('/import', requireScope('upload'), async (c) => {
   }
   const { fields, storage } = parseFileFields((data ?? {}) as Record<string, unknown>, { allowStorage: true });
   const row = await importFile(deps(c), url, fields, { storage, uploadedBy: (await principal(c))?.name ?? null });
-  return c.json({ data: toRecord(row) });
+  return c.json({ data: await project(c, row) });
 });
 
-filesRoutes.get('/', requireScope('read'), async (c) => {
-  const query = parseFileQuery(new URL(c.req.url).searchParams);
+filesRoutes.get('/', requireAct('read'), async (c) => {
+  const query = parseFileQuery(new URL(c.req.url).searchParams, hiddenFields(await principal(c)));
   const result = await new FilesRepository(c.env.DB).list(query);
-  const data = result.rows.map((r) => project(r, query.fields));
+  const data = await Promise.all(result.rows.map((r) => project(c, r, query.fields)));
   const meta: Record<string, number> = {};
   if (result.totalCount !== undefined) meta.total_count = result.totalCount;
   if (result.filterCount !== undefined) meta.filter_count = result.filterCount;
   return c.json(Object.keys(meta).length > 0 ? { data, meta } : { data });
 });
 
-filesRoutes.get('/:id', requireScope('read'), async (c) => {
-  const query = parseFileQuery(new URL(c.req.url).searchParams);
+filesRoutes.get('/:id', requireAct('read'), async (c) => {
+  const query = parseFileQuery(new URL(c.req.url).searchParams, hiddenFields(await principal(c)));
   const row = await requireFile(deps(c), c.req.param('id'));
-  return c.json({ data: project(row, query.fields) });
+  return c.json({ data: await project(c, row, query.fields) });
 });
 
 /** PATCH /files/:id: JSON edits fields; multipart replaces the bytes (fields before the file apply). */
-filesRoutes.patch('/:id', requireScope('admin'), async (c) => {
+filesRoutes.patch('/:id', async (c) => {
   const d = deps(c);
   const id = c.req.param('id');
-  if (isMultipart(c)) {
+  const replacing = isMultipart(c);
+  assertMayDo(await principal(c), replacing ? 'replace' : 'update');
+  if (replacing) {
     await requireFile(d, id);
     let row: FileRow | undefined;
     await eachFile(c, async (file, form) => {
       if (row) throw new AppError('INVALID_PAYLOAD', 'Replace a file with exactly one file part.');
       row = await replaceFile(d, id, file, parseFileFields(form, { allowStorage: false, fromForm: true }).fields);
     });
-    return c.json({ data: toRecord(row as FileRow) });
+    return c.json({ data: await project(c, row as FileRow) });
   }
   const body = await jsonBody(c);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('INVALID_PAYLOAD', 'Send an object of fields to change.');
   const { fields } = parseFileFields(body as Record<string, unknown>, { allowStorage: false });
   const row = await updateFileFields(d, id, fields as Partial<FileFieldsPatch>);
-  return c.json({ data: toRecord(row) });
+  return c.json({ data: await project(c, row) });
 });
 
-filesRoutes.delete('/:id', requireScope('admin'), async (c) => {
+filesRoutes.delete('/:id', requireAct('delete'), async (c) => {
   await deleteFile(deps(c), c.req.param('id'));
   return c.body(null, 204);
 });
 
 /** DELETE /files with `["id", …]` or `{ "keys": ["id", …] }` (Directus). */
-filesRoutes.delete('/', requireScope('admin'), async (c) => {
+filesRoutes.delete('/', requireAct('delete'), async (c) => {
   const body = await jsonBody(c);
   const keys = Array.isArray(body) ? body : (body as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) {
@@ -140,15 +147,15 @@ filesRoutes.delete('/', requireScope('admin'), async (c) => {
 });
 
 /** POST /files/:id/rotate-hash: a new private hash; the old `/assets/<hash>` URL is dead at once. */
-filesRoutes.post('/:id/rotate-hash', requireScope('admin'), async (c) => {
+filesRoutes.post('/:id/rotate-hash', requireAct('rotateHash'), async (c) => {
   const d = deps(c);
   const row = await requireFile(d, c.req.param('id'));
   const updated = await updateFileFields(d, row.id, { privateHash: newPrivateHash() });
-  return c.json({ data: toRecord(updated) });
+  return c.json({ data: await project(c, updated) });
 });
 
 /** GET /files/:id/sign?expires_in=3600&width=…: a signed, expiring /assets URL for the file. */
-filesRoutes.get('/:id/sign', requireScope('read'), async (c) => {
+filesRoutes.get('/:id/sign', requireAct('sign'), async (c) => {
   const row = await requireFile(deps(c), c.req.param('id'));
   const url = await signAssetUrl(c.get('config'), new URL(c.req.url).origin, row.id, new URL(c.req.url).searchParams);
   return c.json({ data: { url } });

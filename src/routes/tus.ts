@@ -3,7 +3,8 @@ import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env';
 import { AppError } from '../errors/app-error';
 import { hex } from '../lib/bytes';
-import { principal, requestToken, requireScope } from '../middleware/auth';
+import { assertMayDo } from '../auth/policy';
+import { principal, requestToken, requireAct } from '../middleware/auth';
 import {
   CHECKSUM_ALGORITHMS,
   integerHeader,
@@ -49,7 +50,7 @@ tusRoutes.use(
     await next();
   }),
 );
-tusRoutes.use(requireScope('upload'));
+tusRoutes.use(requireAct('create'));
 
 /** The uploader's identity: a hash of its token, so only the token that created an upload can use it. */
 async function owner(c: Context<AppEnv>): Promise<string> {
@@ -92,6 +93,8 @@ tusRoutes.post('/', async (c) => {
   if (length !== undefined && length > config.tus.maxSize) throw tusError(413, `Upload-Length ${length} is over Tus-Max-Size ${config.tus.maxSize}.`);
   const metadataHeader = headers.get('upload-metadata') ?? '';
   const metadata = parseUploadMetadata(metadataHeader);
+  // `id` names an existing file to replace: the same act as PATCH /files/:id with a file.
+  if (metadata.id !== undefined) assertMayDo(await principal(c), 'replace');
 
   const id = c.env.UPLOADS.newUniqueId();
   const stub = c.env.UPLOADS.get(id);

@@ -1,4 +1,5 @@
 import { AppError, type ErrorCode } from '../errors/app-error';
+import { dict, isForbiddenKey } from '../lib/safe-keys';
 
 /** tus.io resumable upload protocol 1.0.0. */
 export const TUS_VERSION = '1.0.0';
@@ -46,12 +47,14 @@ export function tusError(status: 400 | 403 | 404 | 409 | 410 | 412 | 413 | 415 |
 /**
  * Parses `Upload-Metadata`: comma-separated `key base64value` pairs (the value may be absent).
  * Keys are unique, non-empty and without spaces or commas; values must be valid base64 of UTF-8.
+ * `__proto__`, `constructor` and `prototype` are refused as keys (400).
  */
 export function parseUploadMetadata(header: string | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (header === null || header.trim() === '') return out;
+  if (header === null || header.trim() === '') return {};
+  const out = dict<string>();
   for (const pair of header.split(',')) {
     const [key, value, extra] = pair.trim().split(' ');
+    if (key !== undefined && isForbiddenKey(key)) throw tusError(400, `"${key}" cannot be an Upload-Metadata key.`);
     if (!key || extra !== undefined || key in out) throw tusError(400, `Malformed Upload-Metadata near "${pair.trim().slice(0, 40)}".`);
     if (value === undefined || value === '') {
       out[key] = '';
@@ -64,7 +67,9 @@ export function parseUploadMetadata(header: string | null): Record<string, strin
       throw tusError(400, `Upload-Metadata value of "${key}" is not base64 of UTF-8 text.`);
     }
   }
-  return out;
+  // A plain object again for the RPC to the Durable Object (structured clone refuses prototype-less
+  // ones); safe now that no key can be one of the prototype's.
+  return { ...out };
 }
 
 /** A non-negative integer header (Upload-Offset, Upload-Length), or undefined when absent. */

@@ -1,16 +1,9 @@
 import { env } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import app from '../../src/index';
-import { ADMIN_TOKEN, api, errorOf, type FileJson, fixture, uploadFile } from '../helpers';
+import { ADMIN_TOKEN, api, errorOf, type FileJson, fixture, newToken, uploadFile } from '../helpers';
 
 const json = { 'content-type': 'application/json' };
-
-async function newToken(scope: 'read' | 'upload' | 'admin', extra: Record<string, unknown> = {}): Promise<{ id: string; token: string; name: string }> {
-  const name = `${scope}-${crypto.randomUUID().slice(0, 6)}`;
-  const res = await api('/tokens', { method: 'POST', headers: json, body: JSON.stringify({ name, scope, ...extra }) });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return { ...((await res.json()) as { data: { id: string; token: string } }).data, name };
-}
 
 type Who = 'none' | 'wrong' | 'expired' | 'revoked' | 'read' | 'upload' | 'admin';
 const tokens: Partial<Record<Who, string | null>> = { none: null, wrong: 'ea_not-a-real-token', admin: ADMIN_TOKEN };
@@ -32,7 +25,7 @@ describe('tokens and scopes on every route', () => {
   const routes: [string, () => string, (() => BodyInit | undefined) | undefined, 'read' | 'upload' | 'admin'][] = [
     ['GET', () => '/files', undefined, 'read'],
     ['GET', () => `/files/${publicFile.id}`, undefined, 'read'],
-    ['GET', () => `/files/${publicFile.id}/sign`, undefined, 'read'],
+    ['GET', () => `/files/${publicFile.id}/sign`, undefined, 'admin'],
     ['GET', () => '/settings', undefined, 'read'],
     ['POST', () => '/files/import', () => JSON.stringify({ url: 'http://127.0.0.1/x' }), 'upload'],
     ['POST', () => '/files/tus', undefined, 'upload'],

@@ -1,17 +1,13 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { api, bytes, errorOf, type FileJson, fixture, sha256, testClient, uploadFile } from '../helpers';
+import { api, bytes, errorOf, type FileJson, fixture, sha256, testClient, tusMetadata, uploadFile } from '../helpers';
 
 const MiB = 1024 * 1024;
 const TUS = { 'tus-resumable': '1.0.0' };
 const OCTETS = { 'content-type': 'application/offset+octet-stream' };
 const client = testClient();
 
-const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
-const metadata = (m: Record<string, string>) =>
-  Object.entries(m)
-    .map(([k, v]) => `${k} ${b64(v)}`)
-    .join(',');
+const metadata = tusMetadata;
 
 async function create(headers: Record<string, string>, body?: BodyInit): Promise<{ res: Response; url: string; path: string }> {
   const res = await api('/files/tus', { method: 'POST', headers: { ...TUS, ...headers }, ...(body === undefined ? {} : { body }) });
