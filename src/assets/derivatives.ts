@@ -34,6 +34,11 @@ export interface DerivativeOptions {
   method: string;
   origin: string;
   waitUntil: (promise: Promise<unknown>) => void;
+  /**
+   * For an ad-hoc transform: reserves the derivative's hash before it is rendered, false when the
+   * file already has as many as ASSETS_TRANSFORM_MAX_VARIANTS. Presets are not counted.
+   */
+  reserveVariant?: (hash: string) => Promise<boolean>;
 }
 
 /**
@@ -73,7 +78,9 @@ export async function serveDerivative(config: Config, row: FileRow, t: Transform
   const key = `${derivativesPrefix(row.id)}${hash}.${t.format}`;
   let flight = inFlight.get(key);
   if (!flight) {
-    flight = produce(config, row, t, key, o.waitUntil).finally(() => inFlight.delete(key));
+    const { reserveVariant } = o;
+    const reserve = reserveVariant && (() => reserveVariant(hash));
+    flight = produce(config, row, t, key, o.waitUntil, reserve).finally(() => inFlight.delete(key));
     inFlight.set(key, flight);
   }
   const result = await flight;
@@ -95,13 +102,19 @@ export async function serveDerivative(config: Config, row: FileRow, t: Transform
  * a render. (A write that lands after the file was deleted leaves an orphan under its old version's
  * hash, which can never be served; the next replace or delete of that id clears it.)
  */
-async function produce(config: Config, row: FileRow, t: Transform, key: string, waitUntil: (p: Promise<unknown>) => void) {
+async function produce(config: Config, row: FileRow, t: Transform, key: string, waitUntil: (p: Promise<unknown>) => void, reserve?: () => Promise<boolean>) {
   const client = storageFor(config, row.storage);
   const started = performance.now();
   const existing = await client.getObject(key);
   if (existing?.body) {
     const body = new Uint8Array(await new Response(existing.body).arrayBuffer());
     return { body, contentType: CONTENT_TYPES[t.format], from: 'storage' as const, timing: `storage;dur=${Math.round(performance.now() - started)}` };
+  }
+  if (reserve && !(await reserve())) {
+    throw new AppError(
+      'ILLEGAL_ASSET_TRANSFORMATION',
+      `File "${row.id}" already has ${config.assets.maxVariants} ad-hoc variants (ASSETS_TRANSFORM_MAX_VARIANTS): use a preset (?key=) or a size already made.`,
+    );
   }
   const read = performance.now();
   const source = await readSource(config, row);

@@ -27,8 +27,10 @@ export interface GlobalSettings {
   assets: {
     /** Output width/height limit for transforms (ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION). */
     maxDimension: number;
-    /** Source pixels (w×h) a transform may decode (ASSETS_TRANSFORM_MAX_PIXELS). */
+    /** Pixels (w×h) a transform may decode, and may make (ASSETS_TRANSFORM_MAX_PIXELS). */
     maxPixels: number;
+    /** Ad-hoc derivatives one file's bytes may collect (ASSETS_TRANSFORM_MAX_VARIANTS); presets do not count. */
+    maxVariants: number;
     public: boolean;
     /** HMAC keys for signed asset URLs: the first signs, all verify (rotation without downtime). */
     signingKeys: string[];
@@ -116,6 +118,7 @@ const schema = z.object({
   ASSETS_SIGNED_TRANSFORMS: z._default(bool, false),
   ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d*$/, { error: 'expected a positive whole number of pixels' })), z.transform(Number)), 6000),
   ASSETS_TRANSFORM_MAX_PIXELS: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d*$/, { error: 'expected a positive whole number of pixels' })), z.transform(Number)), DEFAULT_MAX_PIXELS),
+  ASSETS_TRANSFORM_MAX_VARIANTS: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d{0,6}$/, { error: 'expected a positive whole number' })), z.transform(Number)), 100),
   ASSETS_CACHE_TTL: z._default(duration, 30 * 86400),
   ASSETS_CONTENT_SECURITY_POLICY: z._default(
     z.string(),
@@ -157,6 +160,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
       assets: {
         maxDimension: v.ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION,
         maxPixels: v.ASSETS_TRANSFORM_MAX_PIXELS,
+        maxVariants: v.ASSETS_TRANSFORM_MAX_VARIANTS,
         public: v.ASSETS_PUBLIC,
         signingKeys: v.ASSETS_SIGNING_KEY,
         signedTransforms: v.ASSETS_SIGNED_TRANSFORMS, cacheTtlSeconds: v.ASSETS_CACHE_TTL, contentSecurityPolicy: v.ASSETS_CONTENT_SECURITY_POLICY },

@@ -3,7 +3,7 @@ import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Filter, FileQuery } from '../files/query';
 import { FILE_FIELDS, type FileField } from '../files/record';
-import { type FileRow, files, type NewFileRow } from './schema';
+import { derivatives, type FileRow, files, type NewFileRow } from './schema';
 
 function column(field: FileField): SQLiteColumn {
   return files[FILE_FIELDS[field]];
@@ -104,5 +104,24 @@ export class FilesRepository {
   async delete(id: string): Promise<boolean> {
     const deleted = await this.db.delete(files).where(eq(files.id, id)).returning({ id: files.id });
     return deleted.length > 0;
+  }
+
+  /**
+   * Reserves the ad-hoc derivative `hash` for file `id` unless the file already has `limit` others:
+   * true when it is (or already was) reserved. The insert is conditional on the count in the same
+   * statement, so concurrent misses cannot pass the limit together.
+   */
+  async reserveDerivative(id: string, hash: string, limit: number): Promise<boolean> {
+    const inserted = await this.db.all(sql`INSERT OR IGNORE INTO ${derivatives} (file_id, hash) SELECT ${id}, ${hash}
+      WHERE (SELECT count(*) FROM ${derivatives} WHERE file_id = ${id}) < ${limit} RETURNING hash`);
+    if (inserted.length > 0) return true;
+    // Nothing inserted: the variant was reserved before, or the file is at its limit.
+    const existing = await this.db.select({ hash: derivatives.hash }).from(derivatives).where(and(eq(derivatives.fileId, id), eq(derivatives.hash, hash))).get();
+    return existing !== undefined;
+  }
+
+  /** Forgets a file's derivatives (its bytes were replaced and its `generated/` prefix deleted); a delete cascades. */
+  async forgetDerivatives(id: string): Promise<void> {
+    await this.db.delete(derivatives).where(eq(derivatives.fileId, id));
   }
 }

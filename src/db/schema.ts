@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
  * File records with Directus's `directus_files` fields. Timestamps are ISO-8601 strings (what the
@@ -74,3 +74,20 @@ export const tokens = sqliteTable('tokens', {
 });
 
 export type TokenRow = typeof tokens.$inferSelect;
+
+/**
+ * The ad-hoc derivatives (not presets) made of each file's current bytes, so that one file cannot
+ * collect more than ASSETS_TRANSFORM_MAX_VARIANTS of them. Rows go with the file (cascade) and when
+ * its bytes are replaced, as its `generated/` prefix does.
+ */
+export const derivatives = sqliteTable(
+  'derivatives',
+  {
+    fileId: text('file_id')
+      .notNull()
+      .references(() => files.id, { onDelete: 'cascade' }),
+    hash: text('hash').notNull(),
+    createdOn: text('created_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
+  },
+  (t) => [primaryKey({ columns: [t.fileId, t.hash] })],
+);

@@ -210,6 +210,7 @@ export async function recordReplacement(
   });
   if (!updated) throw notFound(id);
   await client.deletePrefix(derivativesPrefix(id));
+  await deps.repo.forgetDerivatives(id);
   if (existing.filenameDisk && existing.filenameDisk !== ingested.key) await client.deleteObject(existing.filenameDisk);
   return updated;
 }

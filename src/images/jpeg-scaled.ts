@@ -9,6 +9,13 @@
  * components (grayscale, YCbCr), any sampling factors, restart intervals. Anything else returns
  * undefined and the caller decodes in full with photon.
  *
+ * Hostile input: every header field the decoder uses is checked (segment lengths, table classes and
+ * ids, Huffman code space, sampling factors 1–4 and at most 10 blocks an MCU, one frame header, the
+ * scan's components and spectral range), and the entropy decoder is bounded by the input: a block
+ * takes at least two bits, so once the data of a restart interval is exhausted (a marker or the end
+ * reached, beyond the few bytes a reader prefetches) the file is refused as truncated instead of
+ * decoding zeros for as many blocks as the header claims.
+ *
  * The scaled IDCT: y(m,n) = ¼ Σu<N Σv<N C(u)C(v)·F(u,v)·cos((2m+1)uπ/2N)·cos((2n+1)vπ/2N), which
  * for N = 1 is the block mean F(0,0)/8 (ITU-T T.81 A.3.3, evaluated on the N-point grid).
  */
@@ -46,6 +53,7 @@ interface Component {
 const FAST_BITS = 9;
 
 function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
+  if (counts.length !== 16) throw new CorruptJpeg('Huffman table cut short');
   const fast = new Uint16Array(1 << FAST_BITS);
   const maxcode = new Int32Array(18).fill(-1);
   const valptr = new Int32Array(17);
@@ -64,6 +72,8 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
       code++;
       k++;
     }
+    // More codes of a length than the code space holds: the table is not a prefix code.
+    if (code > 1 << len) throw new CorruptJpeg('Huffman table overflows its code space');
     maxcode[len] = n > 0 ? code - 1 : -1;
     code <<= 1;
   }
@@ -72,11 +82,18 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
 }
 
 class UnsupportedJpeg extends Error {}
+/** A JPEG that breaks the format: the caller answers 422, never falls back to a full decode. */
+class CorruptJpeg extends Error {}
+
+/** Zero bytes the bit reader may feed past the data of a restart interval (its 32-bit prefetch, with slack). */
+const MAX_PADDING = 8;
 
 /** Bit reader over entropy-coded data: skips FF00 stuffing, stops (feeding zeros) at markers. */
 class Bits {
   private buf = 0;
   private count = 0;
+  /** Zero bytes fed since the data ran out (a marker or the end) in this restart interval. */
+  private padding = 0;
   marker = -1;
 
   constructor(
@@ -87,7 +104,9 @@ class Bits {
   private fill(): void {
     while (this.count <= 24) {
       let byte = 0;
-      if (this.marker < 0 && this.pos < this.data.length) {
+      if (this.marker >= 0 || this.pos >= this.data.length) {
+        if (++this.padding > MAX_PADDING) throw new CorruptJpeg('entropy-coded data ends before the last block');
+      } else {
         byte = this.data[this.pos++] as number;
         if (byte === 0xff) {
           const next = this.data[this.pos] as number;
@@ -137,25 +156,28 @@ class Bits {
       code = (code << 1) | this.get(1);
       if (code <= (h.maxcode[len] as number)) return h.values[(h.valptr[len] as number) + code - (h.mincode[len] as number)] as number;
     }
-    throw new UnsupportedJpeg('bad Huffman code');
+    throw new CorruptJpeg('bad Huffman code');
   }
 
   /** Restart: drop buffered bits and move past the RSTn marker. */
   restart(): void {
     this.buf = 0;
     this.count = 0;
+    this.padding = 0;
     if (this.marker >= 0xd0 && this.marker <= 0xd7) {
       this.marker = -1;
       return;
     }
+    // Every interval must start at a real RSTn marker: without one the data has run out.
+    if (this.marker >= 0) throw new CorruptJpeg('restart marker missing');
     while (this.pos + 1 < this.data.length) {
       if (this.data[this.pos] === 0xff && (this.data[this.pos + 1] as number) >= 0xd0 && (this.data[this.pos + 1] as number) <= 0xd7) {
         this.pos += 2;
-        this.marker = -1;
         return;
       }
       this.pos++;
     }
+    throw new CorruptJpeg('restart marker missing');
   }
 }
 
@@ -177,7 +199,8 @@ export interface ScaledImage {
 
 /**
  * Decodes `data` at scale N/8 (N = 1, 2 or 4). Undefined when the file is not a JPEG this decoder
- * handles (progressive, arithmetic-coded, CMYK, 12-bit, several scans); throws on corrupt data.
+ * handles (progressive, arithmetic-coded, CMYK, 12-bit, several scans); throws on corrupt data, which
+ * must not be handed to another decoder either.
  */
 export function decodeJpegScaled(data: Uint8Array, n: 1 | 2 | 4): ScaledImage | undefined {
   try {
@@ -200,20 +223,22 @@ function decode(data: Uint8Array, n: number): ScaledImage {
   if (data[0] !== 0xff || data[1] !== 0xd8) throw new UnsupportedJpeg('not a JPEG');
 
   for (;;) {
-    if (pos + 4 > data.length) throw new UnsupportedJpeg('no scan');
-    if (data[pos] !== 0xff) throw new UnsupportedJpeg('marker expected');
+    if (pos + 4 > data.length) throw new CorruptJpeg('no scan');
+    if (data[pos] !== 0xff) throw new CorruptJpeg('marker expected');
     const marker = data[pos + 1] as number;
     if (marker === 0xff) {
       pos++;
       continue;
     }
     const length = ((data[pos + 2] as number) << 8) | (data[pos + 3] as number);
+    if (length < 2 || pos + 2 + length > data.length) throw new CorruptJpeg('segment length');
     const seg = data.subarray(pos + 4, pos + 2 + length);
     pos += 2 + length;
     if (marker === 0xdb) {
       for (let i = 0; i < seg.length; ) {
         const pq = (seg[i] as number) >> 4;
         const tq = (seg[i] as number) & 15;
+        if (pq > 1 || tq > 3 || i + 1 + 64 * (pq + 1) > seg.length) throw new CorruptJpeg('quantization table');
         const table = new Int32Array(64);
         for (let k = 0; k < 64; k++) table[k] = pq ? ((seg[i + 1 + 2 * k] as number) << 8) | (seg[i + 2 + 2 * k] as number) : (seg[i + 1 + k] as number);
         qt[tq] = table;
@@ -225,39 +250,58 @@ function decode(data: Uint8Array, n: number): ScaledImage {
         const th = (seg[i] as number) & 15;
         const counts = seg.subarray(i + 1, i + 17);
         const total = counts.reduce((a, b) => a + b, 0);
+        if (tc > 1 || th > 3 || total > 256 || i + 17 + total > seg.length) throw new CorruptJpeg('Huffman table');
         const table = buildHuffman(counts, seg.subarray(i + 17, i + 17 + total));
         if (tc === 0) dcTables[th] = table;
         else acTables[th] = table;
         i += 17 + total;
       }
     } else if (marker === 0xdd) {
+      if (seg.length !== 2) throw new CorruptJpeg('restart interval');
       restartInterval = ((seg[0] as number) << 8) | (seg[1] as number);
     } else if (marker === 0xc0 || marker === 0xc1) {
+      // One frame: a second header would decode at a size other than the one that was checked.
+      if (components.length > 0) throw new CorruptJpeg('two frame headers');
+      if (seg.length < 6) throw new CorruptJpeg('frame header');
       if (seg[0] !== 8) throw new UnsupportedJpeg('not 8-bit');
       height = ((seg[1] as number) << 8) | (seg[2] as number);
       width = ((seg[3] as number) << 8) | (seg[4] as number);
       const count = seg[5] as number;
+      if (width === 0 || height === 0) throw new UnsupportedJpeg('size defined later (DNL)');
       if (count !== 1 && count !== 3) throw new UnsupportedJpeg('components');
-      components = [];
+      if (seg.length !== 6 + 3 * count) throw new CorruptJpeg('frame header');
       for (let i = 0; i < count; i++) {
         const b = seg.subarray(6 + 3 * i, 9 + 3 * i);
-        components.push({ id: b[0] as number, h: (b[1] as number) >> 4, v: (b[1] as number) & 15, tq: b[2] as number, dc: undefined, ac: undefined, pred: 0, nx: 0, ny: 0, plane: new Uint8Array(0), stride: 0 });
+        const h = (b[1] as number) >> 4;
+        const v = (b[1] as number) & 15;
+        if (h < 1 || h > 4 || v < 1 || v > 4 || (b[2] as number) > 3 || components.some((c) => c.id === b[0])) throw new CorruptJpeg('frame component');
+        components.push({ id: b[0] as number, h, v, tq: b[2] as number, dc: undefined, ac: undefined, pred: 0, nx: 0, ny: 0, plane: new Uint8Array(0), stride: 0 });
       }
+      // ITU-T T.81 B.2.3: an interleaved MCU holds at most 10 blocks.
+      if (count > 1 && components.reduce((n, c) => n + c.h * c.v, 0) > 10) throw new CorruptJpeg('too many blocks an MCU');
     } else if (marker >= 0xc2 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       throw new UnsupportedJpeg('progressive or arithmetic');
     } else if (marker === 0xda) {
       const ns = seg[0] as number;
-      if (ns !== components.length || width === 0 || height === 0) throw new UnsupportedJpeg('scan layout');
+      if (components.length === 0) throw new CorruptJpeg('scan before the frame header');
+      if (ns !== components.length) throw new UnsupportedJpeg('scan layout');
+      if (seg.length !== 4 + 2 * ns) throw new CorruptJpeg('scan header');
+      // Baseline: the whole spectrum in one scan, no successive approximation.
+      if (seg[1 + 2 * ns] !== 0 || seg[2 + 2 * ns] !== 63 || seg[3 + 2 * ns] !== 0) throw new CorruptJpeg('scan spectral range');
+      const seen = new Set<Component>();
       for (let i = 0; i < ns; i++) {
         const c = components.find((x) => x.id === seg[1 + 2 * i]);
-        if (!c) throw new UnsupportedJpeg('scan component');
-        c.dc = dcTables[(seg[2 + 2 * i] as number) >> 4];
-        c.ac = acTables[(seg[2 + 2 * i] as number) & 15];
-        if (!c.dc || !c.ac || !qt[c.tq]) throw new UnsupportedJpeg('tables');
+        const td = (seg[2 + 2 * i] as number) >> 4;
+        const ta = (seg[2 + 2 * i] as number) & 15;
+        if (!c || seen.has(c) || td > 3 || ta > 3) throw new CorruptJpeg('scan component');
+        seen.add(c);
+        c.dc = dcTables[td];
+        c.ac = acTables[ta];
+        if (!c.dc || !c.ac || !qt[c.tq]) throw new CorruptJpeg('tables');
       }
       return scan(data, pos, components, qt, width, height, restartInterval, n);
     } else if (marker === 0xd9) {
-      throw new UnsupportedJpeg('no scan');
+      throw new CorruptJpeg('no scan');
     }
   }
 }
@@ -306,6 +350,7 @@ function scan(data: Uint8Array, pos: number, comps: Component[], qt: Int32Array[
           for (let bx = 0; bx < c.h; bx++) {
             coef.fill(0);
             const s = bits.decode(dc);
+            if (s > 11) throw new CorruptJpeg('DC difference category');
             c.pred += s ? extend(bits.get(s), s) : 0;
             coef[0] = c.pred * (q[0] as number);
             for (let k = 1; k < 64; ) {

@@ -1,6 +1,7 @@
 import { crop, PhotonImage, resize, SamplingFilter } from '@cf-wasm/photon';
 import { AppError } from '../errors/app-error';
 import type { Dimensions } from './dimensions';
+import { decodedExtent } from './frames';
 import { plan } from './geometry';
 import { decodeJpegScaled } from './jpeg-scaled';
 import { CONTENT_TYPES, type Transform } from './transform';
@@ -54,13 +55,18 @@ export function render(bytes: Uint8Array, header: Dimensions, orientation: numbe
   const displayedHeight = swapped ? header.width : header.height;
   const p = plan(displayedWidth, displayedHeight, t);
   const storedTarget = swapped ? { width: p.height, height: p.width } : { width: p.width, height: p.height };
-  const scale = header.baseline ? jpegScale(header, storedTarget) : 8;
-  const decoded = Math.ceil((header.width * scale) / 8) * Math.ceil((header.height * scale) / 8);
-  if (decoded > maxPixels) {
-    throw unprocessable(
-      `The image is ${header.width}×${header.height}; decoding it for this transform needs ${decoded} pixels, and transforms are limited to ${maxPixels} (ASSETS_TRANSFORM_MAX_PIXELS) to fit in the Worker's memory.`,
+  // The output is held in full too (resized, oriented, flattened, encoded): it has the same bound.
+  if (p.width * p.height > maxPixels) {
+    throw new AppError(
+      'INVALID_QUERY',
+      `This transform would make a ${p.width}×${p.height} image of this ${displayedWidth}×${displayedHeight} source; transforms make at most ${maxPixels} pixels (ASSETS_TRANSFORM_MAX_PIXELS). Ask for a smaller size, fit=inside, or withoutEnlargement.`,
     );
   }
+  // What a full decode allocates: every frame in the file, not only the header that was read first.
+  const extent = decodedExtent(bytes, header);
+  const fullPixels = extent.width * extent.height;
+  const scale = header.baseline ? jpegScale(header, storedTarget) : 8;
+  assertDecodable(header, scale < 8 ? Math.ceil((header.width * scale) / 8) * Math.ceil((header.height * scale) / 8) : fullPixels, maxPixels);
 
   const images: PhotonImage[] = [];
   const keep = (img: PhotonImage) => {
@@ -68,9 +74,16 @@ export function render(bytes: Uint8Array, header: Dimensions, orientation: numbe
     return img;
   };
   try {
-    let img: PhotonImage | undefined;
+    let small: ReturnType<typeof decodeJpegScaled>;
     try {
-      const small = scale < 8 ? decodeJpegScaled(bytes, scale as 1 | 2 | 4) : undefined;
+      small = scale < 8 ? decodeJpegScaled(bytes, scale as 1 | 2 | 4) : undefined;
+    } catch {
+      throw unprocessable(`The ${header.format.toUpperCase()} file could not be decoded.`);
+    }
+    // The scaled decoder declined (a layout it does not handle): the full decode must fit on its own.
+    if (!small && scale < 8) assertDecodable(header, fullPixels, maxPixels);
+    let img: PhotonImage;
+    try {
       img = keep(small ? new PhotonImage(small.pixels, small.width, small.height) : PhotonImage.new_from_byteslice(bytes));
     } catch {
       throw unprocessable(`The ${header.format.toUpperCase()} file could not be decoded.`);
@@ -88,6 +101,14 @@ export function render(bytes: Uint8Array, header: Dimensions, orientation: numbe
     return { body, contentType: CONTENT_TYPES[t.format], width: img.get_width(), height: img.get_height() };
   } finally {
     for (const img of images) img.free();
+  }
+}
+
+function assertDecodable(header: Dimensions, decoded: number, maxPixels: number): void {
+  if (decoded > maxPixels) {
+    throw unprocessable(
+      `The image is ${header.width}×${header.height}; decoding it for this transform needs ${decoded} pixels, and transforms are limited to ${maxPixels} (ASSETS_TRANSFORM_MAX_PIXELS) to fit in the Worker's memory.`,
+    );
   }
 }
 

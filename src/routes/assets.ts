@@ -66,10 +66,12 @@ async function serve(c: Context<AppEnv>): Promise<Response> {
     focalPointX: row.focalPointX,
     focalPointY: row.focalPointY,
   });
+  const adHoc = adHocParams(params).length > 0;
   return serveDerivative(config, row, transform, {
     ...options,
     origin: url.origin,
     waitUntil: (p) => waitUntil(c, p),
+    ...(adHoc ? { reserveVariant: (hash: string) => deps.repo.reserveDerivative(row.id, hash, config.assets.maxVariants) } : {}),
   });
 }
 

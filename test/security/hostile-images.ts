@@ -1,0 +1,120 @@
+/**
+ * Hostile images made from valid ones, as an attacker would shape them: header fields a decoder
+ * trusts, frame headers that disagree, sizes that differ between what is checked and what is decoded.
+ * Plain functions over bytes, shared by the workerd tests and the Node fuzz harness.
+ */
+
+const u16be = (b: Uint8Array, i: number) => ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0);
+
+function join(...parts: (Uint8Array | number[])[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The offset of the first segment with `marker` (before the scan data), or -1. */
+export function segmentAt(jpeg: Uint8Array, marker: number): number {
+  let i = 2;
+  while (i + 4 <= jpeg.length && jpeg[i] === 0xff) {
+    const m = jpeg[i + 1] as number;
+    if (m === marker) return i;
+    if (m === 0xda) return -1;
+    i += 2 + u16be(jpeg, i + 2);
+  }
+  return -1;
+}
+
+const SOF0 = 0xc0;
+
+/** A copy with `edit` applied to the bytes of the first segment with `marker` (offset of FF). */
+export function editSegment(jpeg: Uint8Array, marker: number, edit: (b: Uint8Array, at: number) => void): Uint8Array {
+  const out = jpeg.slice();
+  const at = segmentAt(out, marker);
+  if (at < 0) throw new Error(`no segment ${marker.toString(16)}`);
+  edit(out, at);
+  return out;
+}
+
+/** Sets component `i`'s sampling byte (h << 4 | v) in the frame header. */
+export const withSampling = (jpeg: Uint8Array, i: number, hv: number) => editSegment(jpeg, SOF0, (b, at) => void (b[at + 11 + 3 * i] = hv));
+
+/** Sets the frame's dimensions, leaving the entropy-coded data as it was (far too short for them). */
+export const withFrameSize = (jpeg: Uint8Array, width: number, height: number) =>
+  editSegment(jpeg, SOF0, (b, at) => {
+    b[at + 5] = height >> 8;
+    b[at + 6] = height & 255;
+    b[at + 7] = width >> 8;
+    b[at + 8] = width & 255;
+  });
+
+/** Sets component `i`'s quantization table id in the frame header. */
+export const withQuantTable = (jpeg: Uint8Array, i: number, id: number) => editSegment(jpeg, SOF0, (b, at) => void (b[at + 12 + 3 * i] = id));
+
+/** Sets component `i`'s Huffman table selectors (td << 4 | ta) in the scan header. */
+export const withScanTables = (jpeg: Uint8Array, i: number, tables: number) => editSegment(jpeg, 0xda, (b, at) => void (b[at + 6 + 2 * i] = tables));
+
+/** Sets the first Huffman table's class and id byte. */
+export const withHuffmanId = (jpeg: Uint8Array, tcth: number) => editSegment(jpeg, 0xc4, (b, at) => void (b[at + 4] = tcth));
+
+/** Sets the length field of the first segment with `marker`. */
+export const withSegmentLength = (jpeg: Uint8Array, marker: number, length: number) =>
+  editSegment(jpeg, marker, (b, at) => {
+    b[at + 2] = length >> 8;
+    b[at + 3] = length & 255;
+  });
+
+/** A second frame header right after the first: `marker` SOF0 (baseline) or SOF2 (progressive). */
+export function withSecondFrame(jpeg: Uint8Array, width: number, height: number, marker = SOF0): Uint8Array {
+  const at = segmentAt(jpeg, SOF0);
+  const end = at + 2 + u16be(jpeg, at + 2);
+  const copy = jpeg.slice(at, end);
+  copy[1] = marker;
+  copy[5] = height >> 8;
+  copy[6] = height & 255;
+  copy[7] = width >> 8;
+  copy[8] = width & 255;
+  return join(jpeg.subarray(0, end), copy, jpeg.subarray(end));
+}
+
+/** Every restart marker of the scan turned into data bytes, so the intervals are never found. */
+export function withoutRestartMarkers(jpeg: Uint8Array): Uint8Array {
+  const out = jpeg.slice();
+  for (let i = segmentAt(out, 0xda); i + 1 < out.length - 2; i++) {
+    if (out[i] === 0xff && (out[i + 1] as number) >= 0xd0 && (out[i + 1] as number) <= 0xd7) out[i + 1] = 0x00;
+  }
+  return out;
+}
+
+/** A GIF whose logical screen is `screen` but whose one frame is `frame` (minimal LZW data). */
+export function gifWithFrame(screen: [number, number], frame: [number, number]): Uint8Array {
+  const le = (n: number) => [n & 255, n >> 8];
+  return join(
+    new TextEncoder().encode('GIF89a'),
+    [...le(screen[0]), ...le(screen[1]), 0x80, 0, 0], // global colour table of 2 entries
+    [0, 0, 0, 255, 255, 255],
+    [0x2c, ...le(0), ...le(0), ...le(frame[0]), ...le(frame[1]), 0],
+    [2, 2, 0x4c, 0x01, 0], // LZW minimum code size 2: clear, one index, end
+    [0x3b],
+  );
+}
+
+/** A WebP whose VP8X canvas is `canvas` and whose lossless bitstream header claims `bitstream`. */
+export function webpWithBitstream(canvas: [number, number], bitstream: [number, number]): Uint8Array {
+  const le24 = (n: number) => [n & 255, (n >> 8) & 255, (n >> 16) & 255];
+  const le32 = (n: number) => [n & 255, (n >> 8) & 255, (n >> 16) & 255, (n >>> 24) & 255];
+  const bits = (bitstream[0] - 1) | ((bitstream[1] - 1) << 14);
+  const vp8l = [0x2f, ...le32(bits >>> 0), 0, 0, 0];
+  const chunks = join(
+    new TextEncoder().encode('VP8X'),
+    le32(10),
+    [0, 0, 0, 0, ...le24(canvas[0] - 1), ...le24(canvas[1] - 1)],
+    new TextEncoder().encode('VP8L'),
+    le32(vp8l.length),
+    vp8l,
+  );
+  return join(new TextEncoder().encode('RIFF'), le32(chunks.length + 4), new TextEncoder().encode('WEBP'), chunks);
+}
