@@ -125,7 +125,14 @@ const schema = z.object({
     "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox",
   ),
   CORS_ENABLED: z._default(bool, false),
-  CORS_ORIGIN: z._default(z.string(), 'false'),
+  CORS_ORIGIN: z._default(
+    z.string().check(
+      z.regex(/^\s*(true|\*|false|)\s*$|^\s*https?:\/\/[^\s,/]+(\s*,\s*https?:\/\/[^\s,/]+)*\s*$/i, {
+        error: 'expected true, false, or comma-separated origins such as https://app.example (scheme and host, no path; "null" is never allowed)',
+      }),
+    ),
+    'false',
+  ),
   CORS_METHODS: z._default(list, ['GET', 'POST', 'PATCH', 'DELETE']),
   CORS_ALLOWED_HEADERS: z._default(list, ['Content-Type', 'Authorization']),
   CORS_EXPOSED_HEADERS: z._default(list, ['Content-Range']),
