@@ -100,23 +100,3 @@ export function contentDisposition(type: 'inline' | 'attachment', filename: stri
   const encoded = encodeURIComponent(clean).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `${type}; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }
-
-/**
- * Types a browser may execute or render as a document on our origin (scripts in SVG, HTML, XML):
- * these get the sandboxing Content-Security-Policy.
- */
-export function isActiveType(type: string | null): boolean {
-  if (!type) return true;
-  const t = type.split(';')[0]?.trim().toLowerCase() ?? '';
-  return (
-    t === 'text/html' ||
-    t === 'application/xhtml+xml' ||
-    t === 'image/svg+xml' ||
-    t.endsWith('/xml') ||
-    t.endsWith('+xml') ||
-    t.includes('javascript') ||
-    t.includes('ecmascript') ||
-    t === 'application/octet-stream' ||
-    t === 'text/plain'
-  );
-}

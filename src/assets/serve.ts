@@ -2,7 +2,8 @@ import type { Config } from '../config';
 import type { FileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
 import { storageFor } from '../storage';
-import { contentDisposition, evaluateConditionals, evaluateRange, isActiveType, type Validators } from './http';
+import { isPassiveType, wellFormedType } from '../files/media-type';
+import { contentDisposition, evaluateConditionals, evaluateRange, type Validators } from './http';
 
 export interface ServeOptions {
   method: string;
@@ -41,13 +42,14 @@ export async function serveOriginal(config: Config, row: FileRow, o: ServeOption
     'Cache-Control': cacheControl(config, o),
     'X-Content-Type-Options': 'nosniff',
   });
-  if (isActiveType(row.type)) headers.set('Content-Security-Policy', config.assets.contentSecurityPolicy);
+  if (!isPassiveType(row.type)) headers.set('Content-Security-Policy', config.assets.contentSecurityPolicy);
 
   const outcome = evaluateConditionals(o.headers, o.method, v);
   if (outcome === 'not-modified') return new Response(null, { status: 304, headers });
   if (outcome === 'precondition-failed') return new Response(null, { status: 412, headers });
 
-  headers.set('Content-Type', row.type ?? 'application/octet-stream');
+  // A record written before types were checked may hold a malformed one: it is never echoed.
+  headers.set('Content-Type', wellFormedType(row.type) ?? 'application/octet-stream');
   headers.set('Accept-Ranges', 'bytes');
   headers.set('Content-Disposition', contentDisposition(o.download ? 'attachment' : 'inline', o.filename ?? row.filenameDownload));
 

@@ -1,6 +1,7 @@
 import { fileTypeFromBuffer } from 'file-type';
 import { AppError } from '../errors/app-error';
 import { concat } from '../lib/bytes';
+import { wellFormedType } from './media-type';
 import { extensionOf } from './record';
 
 /**
@@ -53,7 +54,8 @@ export interface DetectedType {
 
 /**
  * The real type of a file, from its bytes (file-type's magic numbers, plus SVG, which is text). The
- * declared type is used only when the bytes say nothing; text without a declared type is text/plain.
+ * declared type is used only when the bytes say nothing and it is a well-formed `type/subtype`; text
+ * without one is text/plain.
  * A PNG uploaded as `photo.jpg` with `image/jpeg` is recorded as image/png with the extension png.
  */
 export async function detectType(head: Uint8Array, declared: string | undefined, filename: string): Promise<DetectedType> {
@@ -61,7 +63,7 @@ export async function detectType(head: Uint8Array, declared: string | undefined,
   if (isSvg(head)) return { type: 'image/svg+xml', ext: 'svg' };
   const sniffed = head.byteLength > 0 ? await fileTypeFromBuffer(head).catch(() => undefined) : undefined;
   if (sniffed) return { type: sniffed.mime, ext: sniffed.ext };
-  const clean = declared?.split(';')[0]?.trim().toLowerCase();
+  const clean = wellFormedType(declared);
   if (clean && clean !== 'application/octet-stream') return { type: clean, ext: extensionOf(filename) };
   if (head.byteLength > 0 && isText(head)) return { type: 'text/plain', ext: extensionOf(filename) ?? 'txt' };
   return { type: 'application/octet-stream', ext: extensionOf(filename) };

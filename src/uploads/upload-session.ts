@@ -5,6 +5,7 @@ import type { Bindings } from '../env';
 import { AppError } from '../errors/app-error';
 import { parseFileFields } from '../files/fields';
 import { assertTypeAllowed, detectType, HEAD_BYTES } from '../files/inspect';
+import { wellFormedType } from '../files/media-type';
 import {
   type FilesDeps,
   learnStored,
@@ -121,11 +122,12 @@ export class UploadSession extends DurableObject<Bindings> {
       const config = getConfig(this.env);
       const m = input.metadata;
       const filename = m.filename ?? m.name ?? m.filename_download ?? 'upload';
-      const declaredType = m.filetype ?? m.type;
+      // A malformed declared type is dropped (the sniffed type decides), never stored.
+      const declaredType = wellFormedType(m.filetype ?? m.type);
       const form: Record<string, unknown> = {};
       for (const k of ['title', 'description', 'tags', 'filename_download', 'folder', 'location', 'metadata', 'access']) if (m[k] !== undefined) form[k] = m[k];
       const { fields } = parseFileFields(form, { allowStorage: false, fromForm: true });
-      if (declaredType) assertTypeAllowed(declaredType.split(';')[0]?.trim() ?? '', config.files.mimeTypeAllowList);
+      if (declaredType) assertTypeAllowed(declaredType, config.files.mimeTypeAllowList);
 
       let fileId: string = crypto.randomUUID();
       let storage = m.storage;
