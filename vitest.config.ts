@@ -44,6 +44,16 @@ export default defineConfig({
         },
       },
       {
+        // The image decoders in Node: against libvips (sharp) on the same files, and under seeded
+        // mutations in worker threads that can be stopped (test-node/).
+        test: {
+          name: 'node',
+          environment: 'node',
+          include: ['test-node/**/*.test.ts'],
+          testTimeout: 600_000,
+        },
+      },
+      {
         // End to end: real clients in Node against `wrangler dev`.
         test: {
           name: 'e2e',

@@ -4,8 +4,7 @@ import { AppError } from '../errors/app-error';
 import { derivativesPrefix } from '../files/service';
 import { hex } from '../lib/bytes';
 import { readDimensions } from '../images/dimensions';
-import { exifOrientation } from '../images/orientation';
-import { assertComplete, render } from '../images/pipeline';
+import { transformImage } from '../images/pipeline';
 import { CONTENT_TYPES, canonical, type Transform } from '../images/transform';
 import { storageFor } from '../storage';
 import { contentDisposition, evaluateConditionals } from './http';
@@ -119,7 +118,7 @@ async function produce(config: Config, row: FileRow, t: Transform, key: string, 
   const read = performance.now();
   const source = await readSource(config, row);
   const rendering = performance.now();
-  const rendered = render(source.bytes, source.header, exifOrientation(source.bytes), t, config.assets.maxPixels);
+  const rendered = await transformImage(source.bytes, source.header, t, config.assets.maxPixels);
   const done = performance.now();
   waitUntil(
     client.putObject(key, rendered.body, { contentType: rendered.contentType, contentLength: rendered.body.byteLength }).catch((error: Error) => {
@@ -153,6 +152,5 @@ async function readSource(config: Config, row: FileRow) {
     throw new AppError('UNPROCESSABLE_IMAGE', `The image file is ${row.filesize} bytes; transforms read at most ${MAX_SOURCE_BYTES}.`);
   }
   const bytes = prefix.byteLength >= row.filesize ? prefix : await read();
-  assertComplete(bytes, header);
   return { bytes, header };
 }

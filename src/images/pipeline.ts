@@ -1,8 +1,10 @@
 import { crop, PhotonImage, resize, SamplingFilter } from '@cf-wasm/photon';
 import { AppError } from '../errors/app-error';
 import type { Dimensions } from './dimensions';
+import { decodeFull, type Pixels } from './decode';
 import { decodedExtent } from './frames';
 import { plan } from './geometry';
+import { exifOrientation } from './orientation';
 import { decodeJpegScaled } from './jpeg-scaled';
 import { CONTENT_TYPES, type Transform } from './transform';
 
@@ -19,7 +21,7 @@ const unprocessable = (message: string) => new AppError('UNPROCESSABLE_IMAGE', m
  * Checks that the bytes end the way their format ends. photon (Rust's image crate behind
  * wasm-bindgen) traps on input it cannot decode, so a truncated file is refused before decoding.
  */
-export function assertComplete(bytes: Uint8Array, header: Dimensions): void {
+function assertComplete(bytes: Uint8Array, header: Dimensions): void {
   const n = bytes.byteLength;
   const tail = bytes.subarray(Math.max(0, n - 1024));
   let ok: boolean;
@@ -43,13 +45,22 @@ export function assertComplete(bytes: Uint8Array, header: Dimensions): void {
 }
 
 /**
+ * The pipeline from a source's bytes and their header: refuses a truncated file, reads the EXIF
+ * orientation, renders. What `/assets` runs on a miss, and what the decoder fuzz test drives.
+ */
+export function transformImage(bytes: Uint8Array, header: Dimensions, t: Transform, maxPixels: number): Promise<Rendered> {
+  assertComplete(bytes, header);
+  return render(bytes, header, exifOrientation(bytes), t, maxPixels);
+}
+
+/**
  * Decodes, resizes (never stretching), applies the EXIF orientation, crops and encodes. Resizing
  * happens before orienting, on the stored pixels, so the rotation only touches the small result.
  * Large reductions pre-shrink with a cheap filter to twice the target, then finish with Catmull-Rom:
  * close to Lanczos quality without paying a wide kernel over every source pixel. Every PhotonImage
  * is freed, whatever happens.
  */
-export function render(bytes: Uint8Array, header: Dimensions, orientation: number, t: Transform, maxPixels: number): Rendered {
+async function render(bytes: Uint8Array, header: Dimensions, orientation: number, t: Transform, maxPixels: number): Promise<Rendered> {
   const swapped = orientation >= 5 && orientation <= 8;
   const displayedWidth = swapped ? header.height : header.width;
   const displayedHeight = swapped ? header.width : header.height;
@@ -68,26 +79,24 @@ export function render(bytes: Uint8Array, header: Dimensions, orientation: numbe
   const scale = header.baseline ? jpegScale(header, storedTarget) : 8;
   assertDecodable(header, scale < 8 ? Math.ceil((header.width * scale) / 8) * Math.ceil((header.height * scale) / 8) : fullPixels, maxPixels);
 
+  let decoded: Pixels | undefined;
+  try {
+    const small = scale < 8 ? decodeJpegScaled(bytes, scale as 1 | 2 | 4) : undefined;
+    if (small) decoded = { width: small.width, height: small.height, data: small.pixels };
+  } catch {
+    throw unprocessable(`The ${header.format.toUpperCase()} file could not be decoded.`);
+  }
+  // The scaled decoder declined (a layout it does not handle): the full decode must fit on its own.
+  if (!decoded && scale < 8) assertDecodable(header, fullPixels, maxPixels);
+  decoded ??= await decodeFull(bytes, header, extent, maxPixels);
+
   const images: PhotonImage[] = [];
   const keep = (img: PhotonImage) => {
     images.push(img);
     return img;
   };
   try {
-    let small: ReturnType<typeof decodeJpegScaled>;
-    try {
-      small = scale < 8 ? decodeJpegScaled(bytes, scale as 1 | 2 | 4) : undefined;
-    } catch {
-      throw unprocessable(`The ${header.format.toUpperCase()} file could not be decoded.`);
-    }
-    // The scaled decoder declined (a layout it does not handle): the full decode must fit on its own.
-    if (!small && scale < 8) assertDecodable(header, fullPixels, maxPixels);
-    let img: PhotonImage;
-    try {
-      img = keep(small ? new PhotonImage(small.pixels, small.width, small.height) : PhotonImage.new_from_byteslice(bytes));
-    } catch {
-      throw unprocessable(`The ${header.format.toUpperCase()} file could not be decoded.`);
-    }
+    let img = keep(new PhotonImage(decoded.data, decoded.width, decoded.height));
     if (img.get_width() !== storedTarget.width || img.get_height() !== storedTarget.height) {
       const factor = img.get_width() / storedTarget.width;
       if (factor > 2) img = keep(resize(img, storedTarget.width * 2, storedTarget.height * 2, SamplingFilter.Triangle));

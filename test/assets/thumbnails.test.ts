@@ -181,6 +181,38 @@ describe('unprocessable images: 422, never a 500, and the isolate keeps working'
   });
 });
 
+describe('every source format', () => {
+  // Full decodes (not shrink-on-load): progressive JPEG with jpeg-js, PNG and GIF with our own
+  // decoders, WebP with libwebp; photon only resizes and encodes.
+  // [file, query, size, distinct colours at least]: anim.gif's first frame is plain red.
+  const cases: [string, string, [number, number], number][] = [
+    ['progressive.jpg', 'width=30&format=png', [30, 23], 10],
+    ['alpha.png', 'width=16&format=png', [16, 12], 2],
+    ['anim.gif', 'width=10&format=png', [10, 5], 1],
+    ['image.webp', 'width=20&format=png', [20, 15], 10],
+    ['image.webp', 'width=40&format=webp', [40, 30], 10],
+  ];
+  for (const [name, query, size, colours] of cases) {
+    it(`${name} ${query} → ${size.join('×')}`, async () => {
+      const file = await uploadFile({ name, data: fixture(name) });
+      const { res, dims, body } = await thumb(file.id, query);
+      expect(res.status).toBe(200);
+      expect(dims).toEqual(size);
+      // The picture's pixels, not a blank: as many colours as the source has, not all transparent black.
+      const img = PhotonImage.new_from_byteslice(body);
+      try {
+        const raw = img.get_raw_pixels();
+        const pixels = Array.from({ length: raw.length / 4 }, (_, i) => raw.subarray(i * 4, i * 4 + 4).join(','));
+        expect(new Set(pixels).size).toBeGreaterThanOrEqual(colours);
+        expect(pixels.some((p) => p !== '0,0,0,0')).toBe(true);
+        if (name === 'anim.gif') expect(pixels[0]).toBe('255,0,0,255');
+      } finally {
+        img.free();
+      }
+    });
+  }
+});
+
 describe('whitelist (settings)', () => {
   afterAll(() => setTransforms('all', []));
 

@@ -56,7 +56,8 @@ describe('decoder header fields are validated (no endless loop, no trap)', () =>
   ];
   for (const [what, make] of forms) {
     it(`${what}: 422`, async () => {
-      const { error } = await thumbnailOf(make(), 'hostile.jpg');
+      // 10 px wide: the 160×120 sources decode at 1/8, through the scaled decoder.
+      const { error } = await thumbnailOf(make(), 'hostile.jpg', 'width=10');
       expect(error).toMatchObject({ status: 422, code: 'UNPROCESSABLE_IMAGE' });
       await ordinaryStillWorks();
     });
