@@ -4,17 +4,12 @@
  * Plain functions over bytes, shared by the workerd tests and the Node fuzz harness.
  */
 
+import { concat } from '../../src/lib/bytes.ts';
+
 const u16be = (b: Uint8Array, i: number) => ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0);
 
-function join(...parts: (Uint8Array | number[])[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+/** The parts joined: byte arrays, or lists of byte values. */
+const join = (...parts: (Uint8Array | number[])[]) => concat(parts.map((p) => Uint8Array.from(p)));
 
 /** The offset of the first segment with `marker` (before the scan data), or -1. */
 export function segmentAt(jpeg: Uint8Array, marker: number): number {
