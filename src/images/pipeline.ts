@@ -18,8 +18,8 @@ export interface Rendered {
 const unprocessable = (message: string) => new AppError('UNPROCESSABLE_IMAGE', message);
 
 /**
- * Checks that the bytes end the way their format ends. photon (Rust's image crate behind
- * wasm-bindgen) traps on input it cannot decode, so a truncated file is refused before decoding.
+ * Checks that the bytes end the way their format ends, so a truncated upload is refused with a
+ * message that says so before any decoder spends time on it.
  */
 function assertComplete(bytes: Uint8Array, header: Dimensions): void {
   const n = bytes.byteLength;

@@ -22,10 +22,15 @@ function deps(c: Context<AppEnv>): FilesDeps {
 }
 
 /** The record as the caller may see it: only `fields` when given, never a field its scope hides. */
-async function project(c: Context<AppEnv>, row: FileRow, fields?: FileField[]): Promise<Partial<FileRecord>> {
+function project(row: FileRow, hidden: ReadonlySet<FileField>, fields?: FileField[]): Partial<FileRecord> {
   const record: Partial<FileRecord> = toRecord(row);
-  for (const hidden of hiddenFields(await principal(c))) delete record[hidden];
+  for (const field of hidden) delete record[field];
   return fields ? Object.fromEntries(fields.map((f) => [f, record[f]])) : record;
+}
+
+/** The fields the request's scope may not see. */
+async function hiddenFor(c: Context<AppEnv>): Promise<ReadonlySet<FileField>> {
+  return hiddenFields(await principal(c));
 }
 
 function isMultipart(c: Context<AppEnv>): boolean {
@@ -71,7 +76,8 @@ filesRoutes.post('/', requireAct('create'), async (c) => {
     await Promise.allSettled(created.map((row) => deleteFile(d, row.id)));
     throw error;
   }
-  const records = await Promise.all(created.map((row) => project(c, row)));
+  const hidden = await hiddenFor(c);
+  const records = created.map((row) => project(row, hidden));
   return c.json({ data: records.length === 1 ? records[0] : records });
 });
 
@@ -87,13 +93,14 @@ filesRoutes.post('/import', requireAct('create'), async (c) => {
   }
   const { fields, storage } = parseFileFields((data ?? {}) as Record<string, unknown>, { allowStorage: true });
   const row = await importFile(deps(c), url, fields, { storage, uploadedBy: (await principal(c))?.name ?? null });
-  return c.json({ data: await project(c, row) });
+  return c.json({ data: project(row, await hiddenFor(c)) });
 });
 
 filesRoutes.get('/', requireAct('read'), async (c) => {
-  const query = parseFileQuery(new URL(c.req.url).searchParams, hiddenFields(await principal(c)));
+  const hidden = await hiddenFor(c);
+  const query = parseFileQuery(new URL(c.req.url).searchParams, hidden);
   const result = await new FilesRepository(c.env.DB).list(query);
-  const data = await Promise.all(result.rows.map((r) => project(c, r, query.fields)));
+  const data = result.rows.map((r) => project(r, hidden, query.fields));
   const meta: Record<string, number> = {};
   if (result.totalCount !== undefined) meta.total_count = result.totalCount;
   if (result.filterCount !== undefined) meta.filter_count = result.filterCount;
@@ -101,9 +108,10 @@ filesRoutes.get('/', requireAct('read'), async (c) => {
 });
 
 filesRoutes.get('/:id', requireAct('read'), async (c) => {
-  const query = parseFileQuery(new URL(c.req.url).searchParams, hiddenFields(await principal(c)));
+  const hidden = await hiddenFor(c);
+  const query = parseFileQuery(new URL(c.req.url).searchParams, hidden);
   const row = await requireFile(deps(c), c.req.param('id'));
-  return c.json({ data: await project(c, row, query.fields) });
+  return c.json({ data: project(row, hidden, query.fields) });
 });
 
 /** PATCH /files/:id: JSON edits fields; multipart replaces the bytes (fields before the file apply). */
@@ -119,13 +127,13 @@ filesRoutes.patch('/:id', async (c) => {
       if (row) throw new AppError('INVALID_PAYLOAD', 'Replace a file with exactly one file part.');
       row = await replaceFile(d, id, file, parseFileFields(form, { allowStorage: false, fromForm: true }).fields);
     });
-    return c.json({ data: await project(c, row as FileRow) });
+    return c.json({ data: project(row as FileRow, await hiddenFor(c)) });
   }
   const body = await jsonBody(c);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('INVALID_PAYLOAD', 'Send an object of fields to change.');
   const { fields } = parseFileFields(body as Record<string, unknown>, { allowStorage: false });
   const row = await updateFileFields(d, id, fields as Partial<FileFieldsPatch>);
-  return c.json({ data: await project(c, row) });
+  return c.json({ data: project(row, await hiddenFor(c)) });
 });
 
 filesRoutes.delete('/:id', requireAct('delete'), async (c) => {
@@ -151,7 +159,7 @@ filesRoutes.post('/:id/rotate-hash', requireAct('rotateHash'), async (c) => {
   const d = deps(c);
   const row = await requireFile(d, c.req.param('id'));
   const updated = await updateFileFields(d, row.id, { privateHash: newPrivateHash() });
-  return c.json({ data: await project(c, updated) });
+  return c.json({ data: project(updated, await hiddenFor(c)) });
 });
 
 /** GET /files/:id/sign?expires_in=3600&width=…: a signed, expiring /assets URL for the file. */
