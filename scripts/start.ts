@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole service on this machine. Starts s3rver on 127.0.0.1 (data under .data/s3),
- * creates the bucket, applies the D1 migrations locally, writes .dev.vars with a random ADMIN_TOKEN
- * and the local storage location when it does not exist, then runs `wrangler dev`. Ctrl-C stops all
+ * creates the bucket, applies the D1 migrations locally, writes .dev.vars with a random ADMIN_TOKEN,
+ * ASSETS_SIGNING_KEY and the local storage location when it does not exist (or adds a missing local
+ * secret to an existing one), then runs `wrangler dev`. Ctrl-C stops all
  * of it; the next start reuses the stored data.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -30,10 +31,15 @@ try {
 }
 
 const devVars = join(root, '.dev.vars');
+/** Local secrets that a documented feature needs: the admin token, and the key signed URLs use. */
+const localSecrets: Record<string, () => string> = {
+  ADMIN_TOKEN: () => randomBytes(24).toString('base64url'),
+  ASSETS_SIGNING_KEY: () => randomBytes(32).toString('base64url'),
+};
 if (!existsSync(devVars)) {
   const lines = [
     '# Written by `npm start` for local development. Never commit this file.',
-    `ADMIN_TOKEN=${randomBytes(24).toString('base64url')}`,
+    ...Object.entries(localSecrets).map(([name, make]) => `${name}=${make()}`),
     'STORAGE_LOCATIONS=local',
     'STORAGE_LOCAL_DRIVER=s3',
     `STORAGE_LOCAL_ENDPOINT=${s3.target.endpoint}`,
@@ -44,7 +50,16 @@ if (!existsSync(devVars)) {
     'STORAGE_LOCAL_FORCE_PATH_STYLE=true',
   ];
   writeFileSync(devVars, `${lines.join('\n')}\n`, { mode: 0o600 });
-  console.log('Wrote .dev.vars (local storage location and a new ADMIN_TOKEN).');
+  console.log('Wrote .dev.vars (local storage location, a new ADMIN_TOKEN and ASSETS_SIGNING_KEY).');
+} else {
+  // An existing file is the developer's: only a missing local secret is appended, nothing changed.
+  const text = readFileSync(devVars, 'utf8');
+  const missing = Object.entries(localSecrets).filter(([name]) => !new RegExp(`^${name}=`, 'm').test(text));
+  if (missing.length > 0) {
+    const added = missing.map(([name, make]) => `${name}=${make()}`).join('\n');
+    writeFileSync(devVars, `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}${added}\n`, { mode: 0o600 });
+    console.log(`Added ${missing.map(([name]) => name).join(', ')} to .dev.vars.`);
+  }
 }
 const token = /^ADMIN_TOKEN=(.*)$/m.exec(readFileSync(devVars, 'utf8'))?.[1]?.trim();
 
