@@ -1,7 +1,8 @@
-import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, ne, notInArray, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, eq, sql } from 'drizzle-orm';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import type { Filter, FileQuery } from '../files/query';
+import type { FileQuery } from '../lib/query';
+import { orderOf, whereOf } from './query-sql';
 import { FILE_FIELDS, type FileField } from '../files/record';
 import { derivatives, type FileRow, files, type NewFileRow } from './schema';
 
@@ -9,57 +10,7 @@ function column(field: FileField): SQLiteColumn {
   return files[FILE_FIELDS[field]];
 }
 
-/**
- * Case-insensitive (ASCII, as SQLite's LIKE) substring match. instr, not LIKE: D1 caps a LIKE pattern
- * at 50 bytes, and the user's text is matched literally with no wildcards to escape.
- */
-function containsIgnoringCase(col: SQLiteColumn, text: string): SQL {
-  return sql`instr(lower(${col}), lower(${text})) > 0`;
-}
-
-function condition(filter: Filter): SQL | undefined {
-  if ('and' in filter) return and(...filter.and.map(condition));
-  if ('or' in filter) return or(...filter.or.map(condition));
-  const col = column(filter.field);
-  const v = filter.value;
-  const text = String(v);
-  switch (filter.op) {
-    case '_eq':
-      return v === null ? isNull(col) : eq(col, v);
-    case '_neq':
-      return v === null ? isNotNull(col) : or(ne(col, v), isNull(col));
-    case '_in':
-      return inArray(col, v as unknown[]);
-    case '_nin':
-      return notInArray(col, v as unknown[]);
-    case '_contains':
-      return sql`instr(${col}, ${text}) > 0`;
-    case '_ncontains':
-      return or(isNull(col), sql`instr(${col}, ${text}) = 0`);
-    case '_icontains':
-      return containsIgnoringCase(col, text);
-    case '_starts_with':
-      return sql`substr(${col}, 1, length(${text})) = ${text}`;
-    case '_ends_with':
-      return sql`substr(${col}, -length(${text})) = ${text}`;
-    case '_gt':
-      return gt(col, v);
-    case '_gte':
-      return gte(col, v);
-    case '_lt':
-      return lt(col, v);
-    case '_lte':
-      return lte(col, v);
-    case '_null':
-      return v ? isNull(col) : isNotNull(col);
-    case '_nnull':
-      return v ? isNotNull(col) : isNull(col);
-  }
-}
-
-function searchCondition(search: string): SQL | undefined {
-  return or(...[files.title, files.filenameDownload, files.description, files.tags].map((col) => containsIgnoringCase(col, search)));
-}
+const SEARCHED = [files.title, files.filenameDownload, files.description, files.tags];
 
 /** The D1 adapter for file records: SQL stays here, callers get rows. */
 export class FilesRepository {
@@ -83,8 +34,8 @@ export class FilesRepository {
   }
 
   async list(query: FileQuery): Promise<{ rows: FileRow[]; totalCount?: number; filterCount?: number }> {
-    const where = and(query.filter ? condition(query.filter) : undefined, query.search ? searchCondition(query.search) : undefined);
-    const order = query.sort.length > 0 ? query.sort.map((s) => (s.desc ? desc(column(s.field)) : asc(column(s.field)))) : [asc(files.createdOn), asc(files.id)];
+    const where = whereOf(query, column, SEARCHED);
+    const order = orderOf(query, column, [asc(files.createdOn), asc(files.id)]);
     const rows = await this.db.select().from(files).where(where).orderBy(...order).limit(query.limit).offset(query.offset);
     const out: { rows: FileRow[]; totalCount?: number; filterCount?: number } = { rows };
     if (query.meta.totalCount) out.totalCount = (await this.db.select({ n: count() }).from(files).get())?.n ?? 0;

@@ -6,7 +6,7 @@ import { AppError } from '../errors/app-error';
 import { type FileFieldsPatch, parseFileFields } from '../files/fields';
 import { importFile } from '../files/import';
 import { multipartParts } from '../files/multipart';
-import { parseFileQuery } from '../files/query';
+import { parseFileQuery } from '../lib/query';
 import { type FileField, type FileRecord, toRecord } from '../files/record';
 import { signAssetUrl } from '../assets/signing';
 import { createFile, deleteFile, type FilesDeps, newPrivateHash, replaceFile, requireFile, updateFileFields } from '../files/service';

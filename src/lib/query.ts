@@ -1,8 +1,8 @@
 import { AppError } from '../errors/app-error';
 import { assertSafeKey, dict, parseJson } from '../lib/safe-keys';
-import { type FileField, isFileField } from './record';
+import { type FileField, isFileField } from '../files/record';
 
-/** Directus filter operators supported on file fields. */
+/** Directus filter operators supported on every collection's fields. */
 export const OPERATORS = [
   '_eq',
   '_neq',
@@ -22,20 +22,23 @@ export const OPERATORS = [
 ] as const;
 export type Operator = (typeof OPERATORS)[number];
 
-export type Filter =
-  | { and: Filter[] }
-  | { or: Filter[] }
-  | { field: FileField; op: Operator; value: unknown };
+export type Filter<F extends string = FileField> =
+  | { and: Filter<F>[] }
+  | { or: Filter<F>[] }
+  | { field: F; op: Operator; value: unknown };
 
-export interface FileQuery {
+/** Directus's query parameters for a collection whose fields are F. */
+export interface Query<F extends string> {
   limit: number;
   offset: number;
-  sort: { field: FileField; desc: boolean }[];
+  sort: { field: F; desc: boolean }[];
   search: string | undefined;
-  filter: Filter | undefined;
-  fields: FileField[] | undefined;
+  filter: Filter<F> | undefined;
+  fields: F[] | undefined;
   meta: { totalCount: boolean; filterCount: boolean };
 }
+
+export type FileQuery = Query<FileField>;
 
 export const DEFAULT_LIMIT = 100;
 /** `limit=-1` means "all", up to this many rows. */
@@ -63,15 +66,21 @@ export const QUERY_LIMITS = {
 
 const invalid = (message: string) => new AppError('INVALID_QUERY', message);
 
-/**
- * Parses Directus's query parameters for `/files`: `limit`, `offset`, `page`, `sort`, `search`,
- * `filter` (JSON, or the bracket form `filter[title][_eq]=x`), `fields`, `meta`. Unknown fields and
- * operators, and queries past QUERY_LIMITS, are refused with 400 INVALID_QUERY naming them; `hidden`
- * fields (which the caller's scope may not see) are a 403 wherever they are named.
- */
+/** `/files`'s query: the file fields, `hidden` ones refused (see parseQuery). */
 export function parseFileQuery(params: URLSearchParams, hidden: ReadonlySet<FileField> = new Set()): FileQuery {
-  const field = (name: string, where: string): FileField => {
-    if (!isFileField(name)) throw invalid(`Unknown field "${name}" in ${where}.`);
+  return parseQuery(params, isFileField, hidden);
+}
+
+/**
+ * Parses Directus's query parameters: `limit`, `offset`, `page`, `sort`, `search`, `filter` (JSON,
+ * or the bracket form `filter[title][_eq]=x`), `fields`, `meta`, for a collection whose fields
+ * `known` recognises. Unknown fields and operators, and queries past QUERY_LIMITS, are refused with
+ * 400 INVALID_QUERY naming them; `hidden` fields (which the caller's scope may not see) are a 403
+ * wherever they are named.
+ */
+export function parseQuery<F extends string>(params: URLSearchParams, known: (name: string) => name is F, hidden: ReadonlySet<F> = new Set()): Query<F> {
+  const field = (name: string, where: string): F => {
+    if (!known(name)) throw invalid(`Unknown field "${name}" in ${where}.`);
     if (hidden.has(name)) throw new AppError('FORBIDDEN', `Field "${name}" needs the admin scope (in ${where}).`);
     return name;
   };
@@ -91,7 +100,7 @@ export function parseFileQuery(params: URLSearchParams, hidden: ReadonlySet<File
   });
 
   const fieldsParam = params.get('fields');
-  let fields: FileField[] | undefined;
+  let fields: F[] | undefined;
   if (fieldsParam && fieldsParam.split(',').every((f) => f.trim() !== '*')) {
     fields = [...new Set(fieldsParam.split(',').map((f) => field(f.trim(), 'fields')))];
   }
@@ -122,9 +131,9 @@ function integer(params: URLSearchParams, name: string, fallback: number, min: n
   return Number(raw);
 }
 
-type FieldCheck = (name: string, where: string) => FileField;
+type FieldCheck<F extends string> = (name: string, where: string) => F;
 
-function filterFromParams(params: URLSearchParams, field: FieldCheck): Filter | undefined {
+function filterFromParams<F extends string>(params: URLSearchParams, field: FieldCheck<F>): Filter<F> | undefined {
   const json = params.get('filter');
   if (json !== null) {
     const parsed = parseJson(json, 'INVALID_QUERY', 'filter', '"filter" must be a JSON object such as {"title":{"_eq":"x"}}.');
@@ -166,12 +175,12 @@ function arrayify(node: unknown): unknown {
 }
 
 /** Validates a filter tree (JSON or bracket form) against the fields, the operators and QUERY_LIMITS. */
-function parseFilter(node: unknown, field: FieldCheck): Filter {
+function parseFilter<F extends string>(node: unknown, field: FieldCheck<F>): Filter<F> {
   let conditions = 0;
-  const walk = (n: unknown, depth: number): Filter => {
+  const walk = (n: unknown, depth: number): Filter<F> => {
     if (depth > QUERY_LIMITS.depth) throw invalid(`"_and"/"_or" may nest at most ${QUERY_LIMITS.depth} levels deep.`);
     if (typeof n !== 'object' || n === null || Array.isArray(n)) throw invalid('A filter must be an object.');
-    const parts: Filter[] = [];
+    const parts: Filter<F>[] = [];
     for (const [key, value] of Object.entries(n)) {
       assertSafeKey(key, 'INVALID_QUERY', 'filter');
       if (key === '_and' || key === '_or') {
@@ -190,14 +199,14 @@ function parseFilter(node: unknown, field: FieldCheck): Filter {
         parts.push({ field: name, op: op as Operator, value: normaliseOperand(op as Operator, operand, key) });
       }
     }
-    if (parts.length === 1) return parts[0] as Filter;
+    if (parts.length === 1) return parts[0] as Filter<F>;
     return { and: parts };
   };
   return walk(node, 0);
 }
 
 /** Bound parameters a filter needs, as the repository writes it (`_starts_with`/`_ends_with` use their text twice). */
-function parameterCount(filter: Filter): number {
+function parameterCount<F extends string>(filter: Filter<F>): number {
   if ('and' in filter) return filter.and.reduce((n, f) => n + parameterCount(f), 0);
   if ('or' in filter) return filter.or.reduce((n, f) => n + parameterCount(f), 0);
   if (filter.op === '_in' || filter.op === '_nin') return (filter.value as unknown[]).length;
