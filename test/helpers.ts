@@ -115,6 +115,7 @@ export interface FileJson {
   checksum: string | null;
   access: 'public' | 'private';
   private_hash: string | null;
+  folder: string | null;
   uploaded_by: string | null;
   focal_point_x: number | null;
   focal_point_y: number | null;

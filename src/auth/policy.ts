@@ -2,7 +2,7 @@ import type { FileField } from '../files/record';
 import { allows, assertScope, type Principal, type Scope } from './tokens';
 
 /**
- * The one access policy for files: the scope each act needs, whichever route or protocol carries it
+ * The one access policy for files and folders: the scope each act needs, whichever route or protocol carries it
  * (REST, multipart fields, TUS `Upload-Metadata`). An act on a *new* file — creating it with any
  * writable field, `access` included — is the upload scope's; an act on an *existing* file (its
  * fields, its bytes, its capabilities) is the admin scope's, as Directus lets only those who may
@@ -27,6 +27,10 @@ export const FILE_ACTS = {
   sign: 'admin',
   /** See, filter, sort on `private_hash` (the capability for `/assets/<private_hash>`). */
   seePrivateHash: 'admin',
+  /** A new folder: uploaders organise what they upload. */
+  createFolder: 'upload',
+  /** Rename, move or delete a folder (its files move to the root). */
+  changeFolder: 'admin',
 } as const satisfies Record<string, Scope>;
 
 export type FileAct = keyof typeof FILE_ACTS;

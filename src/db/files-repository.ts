@@ -4,7 +4,7 @@ import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { FileQuery } from '../lib/query';
 import { orderOf, whereOf } from './query-sql';
 import { FILE_FIELDS, type FileField } from '../files/record';
-import { derivatives, type FileRow, files, type NewFileRow } from './schema';
+import { derivatives, type FileRow, files, folders, type NewFileRow } from './schema';
 
 function column(field: FileField): SQLiteColumn {
   return files[FILE_FIELDS[field]];
@@ -27,6 +27,10 @@ export class FilesRepository {
 
   async get(id: string): Promise<FileRow | undefined> {
     return this.db.select().from(files).where(eq(files.id, id)).get();
+  }
+
+  async folderExists(id: string): Promise<boolean> {
+    return (await this.db.select({ id: folders.id }).from(folders).where(eq(folders.id, id)).get()) !== undefined;
   }
 
   async getByPrivateHash(hash: string): Promise<FileRow | undefined> {

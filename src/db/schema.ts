@@ -34,7 +34,7 @@ export const files = sqliteTable(
     uploadedOn: text('uploaded_on'),
     modifiedOn: text('modified_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
   },
-  (t) => [index('files_created_on').on(t.createdOn), index('files_checksum').on(t.checksum)],
+  (t) => [index('files_created_on').on(t.createdOn), index('files_checksum').on(t.checksum), index('files_folder').on(t.folder)],
 );
 
 export interface AssetPreset {
@@ -91,3 +91,20 @@ export const derivatives = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.fileId, t.hash] })],
 );
+
+/**
+ * Directus's `directus_folders`: a tree of names that files point into (`files.folder`). Deleting a
+ * folder moves its files and subfolders to the root, as Directus does (done by the repository in one
+ * batch); `parent` is never a descendant of the folder itself.
+ */
+export const folders = sqliteTable(
+  'folders',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    parent: text('parent'),
+  },
+  (t) => [index('folders_parent').on(t.parent)],
+);
+
+export type FolderRow = typeof folders.$inferSelect;

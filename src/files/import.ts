@@ -3,7 +3,7 @@ import { AppError } from '../errors/app-error';
 import { Watchdog } from '../storage/watchdog';
 import type { FileFieldsPatch } from './fields';
 import { checkImportUrl } from './import-guard';
-import { createFile, type FilesDeps } from './service';
+import { assertFolder, createFile, type FilesDeps } from './service';
 
 const MAX_REDIRECTS = 5;
 
@@ -18,6 +18,8 @@ export async function importFile(
   fields: Partial<FileFieldsPatch>,
   options: { storage?: string | undefined; uploadedBy?: string | null } = {},
 ): Promise<FileRow> {
+  // Before the URL is fetched: a request that cannot succeed should not reach out first.
+  await assertFolder(deps, fields);
   const { importDenyList, importTimeoutMs, maxUploadSize } = deps.config.files;
   const dog = new Watchdog();
   let url = checkImportUrl(rawUrl, importDenyList);

@@ -131,6 +131,7 @@ export async function createFile(
   fields: Partial<FileFieldsPatch>,
   options: { storage?: string; uploadedBy?: string | null } = {},
 ): Promise<FileRow> {
+  await assertFolder(deps, fields);
   const client = storageFor(deps.config, options.storage);
   const id = crypto.randomUUID();
   const ingested = await ingest(deps, client, id, file);
@@ -183,6 +184,7 @@ export async function replaceFile(
   file: IncomingFile,
   fields: Partial<FileFieldsPatch>,
 ): Promise<FileRow> {
+  await assertFolder(deps, fields);
   const existing = await requireFile(deps, id);
   const client = storageFor(deps.config, existing.storage);
   const ingested = await ingest(deps, client, id, file);
@@ -216,6 +218,7 @@ export async function recordReplacement(
 }
 
 export async function updateFileFields(deps: FilesDeps, id: string, fields: Partial<FileFieldsPatch> & { privateHash?: string }): Promise<FileRow> {
+  await assertFolder(deps, fields);
   const updated = await deps.repo.update(id, fields);
   if (!updated) throw notFound(id);
   return updated;
@@ -241,6 +244,18 @@ export async function deleteFile(deps: FilesDeps, id: string): Promise<void> {
     throw error;
   }
   await deps.repo.delete(id);
+}
+
+/**
+ * A file's `folder` must be an existing folder's id: 400 otherwise, before anything is stored. Every
+ * route that sets it (upload, import, replace, PATCH, TUS creation) asks here.
+ */
+export async function assertFolder(deps: FilesDeps, fields: Partial<FileFieldsPatch>): Promise<void> {
+  const { folder } = fields;
+  if (folder === undefined || folder === null) return;
+  if (!(isUuid(folder) && (await deps.repo.folderExists(folder)))) {
+    throw new AppError('INVALID_PAYLOAD', `"folder" names no folder ("${folder.slice(0, 64)}"): create it with POST /folders, or send null.`);
+  }
 }
 
 /** A file by its private hash (capability URLs); undefined when no file has it. */

@@ -13,7 +13,7 @@ import { createFile, deleteFile, type FilesDeps, newPrivateHash, replaceFile, re
 import { assertMayDo, hiddenFields } from '../auth/policy';
 import { dict, assertSafeKey } from '../lib/safe-keys';
 import { principal, requireAct } from '../middleware/auth';
-import { jsonBody } from './json-body';
+import { jsonBody, keysBody } from './json-body';
 
 export const filesRoutes = new Hono<AppEnv>();
 
@@ -143,14 +143,10 @@ filesRoutes.delete('/:id', requireAct('delete'), async (c) => {
 
 /** DELETE /files with `["id", …]` or `{ "keys": ["id", …] }` (Directus). */
 filesRoutes.delete('/', requireAct('delete'), async (c) => {
-  const body = await jsonBody(c);
-  const keys = Array.isArray(body) ? body : (body as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) {
-    throw new AppError('INVALID_PAYLOAD', 'Send the ids to delete as ["id", …] or { "keys": ["id", …] }.');
-  }
+  const keys = await keysBody(c);
   const d = deps(c);
-  for (const id of keys as string[]) await requireFile(d, id);
-  for (const id of keys as string[]) await deleteFile(d, id);
+  for (const id of keys) await requireFile(d, id);
+  for (const id of keys) await deleteFile(d, id);
   return c.body(null, 204);
 });
 

@@ -7,6 +7,7 @@ import { parseFileFields } from '../files/fields';
 import { assertTypeAllowed, detectType, HEAD_BYTES } from '../files/inspect';
 import { wellFormedType } from '../files/media-type';
 import {
+  assertFolder,
   type FilesDeps,
   learnStored,
   originalKey,
@@ -127,6 +128,7 @@ export class UploadSession extends DurableObject<Bindings> {
       const form: Record<string, unknown> = {};
       for (const k of ['title', 'description', 'tags', 'filename_download', 'folder', 'location', 'metadata', 'access']) if (m[k] !== undefined) form[k] = m[k];
       const { fields } = parseFileFields(form, { allowStorage: false, fromForm: true });
+      await assertFolder(this.deps(), fields);
       if (declaredType) assertTypeAllowed(declaredType, config.files.mimeTypeAllowList);
 
       let fileId: string = crypto.randomUUID();

@@ -1,0 +1,55 @@
+import { type Context, Hono } from 'hono';
+import { FoldersRepository } from '../db/folders-repository';
+import type { AppEnv } from '../env';
+import { type FolderField, isFolderField, toFolderRecord } from '../folders/record';
+import { createFolder, deleteFolder, requireFolder, updateFolder } from '../folders/service';
+import { parseQuery } from '../lib/query';
+import { requireAct } from '../middleware/auth';
+import { jsonBody, keysBody } from './json-body';
+import type { FolderRow } from '../db/schema';
+
+/** Directus's `/folders`: the tree files are organised in. */
+export const foldersRoutes = new Hono<AppEnv>();
+
+const repo = (c: Context<AppEnv>) => new FoldersRepository(c.env.DB);
+
+function project(row: FolderRow, fields: FolderField[] | undefined) {
+  const record = toFolderRecord(row);
+  return fields ? Object.fromEntries(fields.map((f) => [f, record[f]])) : record;
+}
+
+foldersRoutes.get('/', requireAct('read'), async (c) => {
+  const query = parseQuery(new URL(c.req.url).searchParams, isFolderField);
+  const result = await repo(c).list(query);
+  const data = result.rows.map((r) => project(r, query.fields));
+  const meta: Record<string, number> = {};
+  if (result.totalCount !== undefined) meta.total_count = result.totalCount;
+  if (result.filterCount !== undefined) meta.filter_count = result.filterCount;
+  return c.json(Object.keys(meta).length > 0 ? { data, meta } : { data });
+});
+
+foldersRoutes.get('/:id', requireAct('read'), async (c) => {
+  const query = parseQuery(new URL(c.req.url).searchParams, isFolderField);
+  return c.json({ data: project(await requireFolder(repo(c), c.req.param('id')), query.fields) });
+});
+
+foldersRoutes.post('/', requireAct('createFolder'), async (c) => {
+  return c.json({ data: toFolderRecord(await createFolder(repo(c), await jsonBody(c))) });
+});
+
+foldersRoutes.patch('/:id', requireAct('changeFolder'), async (c) => {
+  return c.json({ data: toFolderRecord(await updateFolder(repo(c), c.req.param('id'), await jsonBody(c))) });
+});
+
+foldersRoutes.delete('/:id', requireAct('changeFolder'), async (c) => {
+  await deleteFolder(repo(c), c.req.param('id'));
+  return c.body(null, 204);
+});
+
+/** DELETE /folders with `["id", …]` or `{ "keys": ["id", …] }` (Directus): all exist, or none goes. */
+foldersRoutes.delete('/', requireAct('changeFolder'), async (c) => {
+  const keys = await keysBody(c);
+  for (const id of keys) await requireFolder(repo(c), id);
+  for (const id of keys) await deleteFolder(repo(c), id);
+  return c.body(null, 204);
+});
