@@ -109,6 +109,7 @@ export interface FileJson {
   filesize: string;
   width: number | null;
   height: number | null;
+  duration: number | null;
   description: string | null;
   tags: string[] | null;
   location: string | null;

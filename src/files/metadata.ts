@@ -2,6 +2,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import ExifReader from 'exifreader';
 import { readDimensions } from '../images/dimensions';
 import { isForbiddenKey } from '../lib/safe-keys';
+import { type RangeReader, scrapeMedia } from './media';
 
 /** Never read more than this for metadata, whatever a file's segments claim. */
 export const METADATA_CAP = 2 * 1024 * 1024;
@@ -10,6 +11,8 @@ export const METADATA_CAP = 2 * 1024 * 1024;
 export interface ScrapedMetadata {
   width?: number;
   height?: number;
+  /** Seconds, for audio and video (Directus's `duration`). */
+  duration?: number;
   title?: string;
   description?: string;
   tags?: string[];
@@ -17,14 +20,18 @@ export interface ScrapedMetadata {
   metadata?: Record<string, unknown>;
 }
 
-/** Reads bytes [0, end) of the stored object. */
-export type PrefixReader = (end: number) => Promise<Uint8Array>;
 
 type Tag = { value?: unknown; description?: unknown };
 type Group = Record<string, Tag | Tag[] | undefined>;
 
+/** Audio and video: what music-metadata reads (Ogg is `application/ogg` when it carries no video). */
+function isMedia(type: string): boolean {
+  return type.startsWith('audio/') || type.startsWith('video/') || type === 'application/ogg';
+}
+
 /**
- * Scrapes an image's dimensions (as displayed: swapped for EXIF orientations 5–8) and its EXIF,
+ * Audio and video get their duration (and a video its picture size) from the container, through
+ * src/files/media.ts. Images: scrapes an image's dimensions (as displayed: swapped for EXIF orientations 5–8) and its EXIF,
  * IPTC and XMP fields from the first bytes of the file. When the header or a metadata segment runs
  * past `head`, one Range read fetches up to METADATA_CAP bytes: a 200 MB TIFF or a 2 GB video costs
  * a few hundred KB. Malformed metadata is logged and leaves the fields empty; it never fails an upload.
@@ -33,9 +40,10 @@ export async function scrapeMetadata(
   head: Uint8Array,
   size: number,
   type: string,
-  readPrefix: PrefixReader,
+  read: RangeReader,
   allowList: string[] | '*',
 ): Promise<ScrapedMetadata> {
+  if (isMedia(type)) return scrapeMedia(head, size, type, read);
   if (!type.startsWith('image/') || type === 'image/svg+xml') return {};
   let bytes = head;
   const limit = Math.min(size, METADATA_CAP);
@@ -43,7 +51,7 @@ export async function scrapeMetadata(
   const more = async (end: number): Promise<boolean> => {
     const want = Math.min(end + 64 * 1024, limit);
     if (want <= bytes.byteLength) return false;
-    bytes = await readPrefix(want);
+    bytes = await read(0, want);
     return true;
   };
 

@@ -83,13 +83,13 @@ async function ingest(deps: FilesDeps, client: S3Client, id: string, file: Incom
   return learnStored(deps, client, { key, type, size, checksum, head });
 }
 
-/** Scrapes the metadata of bytes already stored (a Range read if it runs past the head). */
+/** Scrapes the metadata of bytes already stored (Range reads where it runs past the head). */
 export async function learnStored(deps: FilesDeps, client: S3Client, stored: StoredBytes): Promise<Ingested> {
-  const readPrefix = async (end: number) => {
-    const object = await client.getObject(stored.key, { range: `bytes=0-${end - 1}` });
+  const read = async (start: number, end: number) => {
+    const object = await client.getObject(stored.key, { range: `bytes=${start}-${end - 1}` });
     return new Uint8Array(await new Response(object?.body ?? null).arrayBuffer());
   };
-  const scraped = await scrapeMetadata(stored.head, stored.size, stored.type, readPrefix, deps.config.files.metadataAllowList);
+  const scraped = await scrapeMetadata(stored.head, stored.size, stored.type, read, deps.config.files.metadataAllowList);
   return { ...stored, scraped };
 }
 
@@ -117,6 +117,7 @@ function learned(ingested: Ingested, fields: Partial<FileFieldsPatch>) {
     checksum: ingested.checksum,
     width: scraped.width ?? null,
     height: scraped.height ?? null,
+    duration: scraped.duration ?? null,
     description: fields.description ?? scraped.description ?? null,
     tags: fields.tags ?? scraped.tags ?? null,
     location: fields.location ?? scraped.location ?? null,
