@@ -13,7 +13,8 @@ import { createFile, deleteFile, type FilesDeps, newPrivateHash, replaceFile, re
 import { assertMayDo, hiddenFields } from '../auth/policy';
 import { dict, assertSafeKey } from '../lib/safe-keys';
 import { principal, requireAct } from '../middleware/auth';
-import { jsonBody, keysBody } from './json-body';
+import { keysBody, listEnvelope } from './directus-shapes';
+import { jsonBody } from './json-body';
 
 export const filesRoutes = new Hono<AppEnv>();
 
@@ -101,10 +102,7 @@ filesRoutes.get('/', requireAct('read'), async (c) => {
   const query = parseFileQuery(new URL(c.req.url).searchParams, hidden);
   const result = await new FilesRepository(c.env.DB).list(query);
   const data = result.rows.map((r) => project(r, hidden, query.fields));
-  const meta: Record<string, number> = {};
-  if (result.totalCount !== undefined) meta.total_count = result.totalCount;
-  if (result.filterCount !== undefined) meta.filter_count = result.filterCount;
-  return c.json(Object.keys(meta).length > 0 ? { data, meta } : { data });
+  return c.json(listEnvelope(data, result));
 });
 
 filesRoutes.get('/:id', requireAct('read'), async (c) => {

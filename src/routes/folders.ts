@@ -5,7 +5,8 @@ import { type FolderField, isFolderField, toFolderRecord } from '../folders/reco
 import { createFolder, deleteFolder, requireFolder, updateFolder } from '../folders/service';
 import { parseQuery } from '../lib/query';
 import { requireAct } from '../middleware/auth';
-import { jsonBody, keysBody } from './json-body';
+import { keysBody, listEnvelope } from './directus-shapes';
+import { jsonBody } from './json-body';
 import type { FolderRow } from '../db/schema';
 
 /** Directus's `/folders`: the tree files are organised in. */
@@ -22,10 +23,7 @@ foldersRoutes.get('/', requireAct('read'), async (c) => {
   const query = parseQuery(new URL(c.req.url).searchParams, isFolderField);
   const result = await repo(c).list(query);
   const data = result.rows.map((r) => project(r, query.fields));
-  const meta: Record<string, number> = {};
-  if (result.totalCount !== undefined) meta.total_count = result.totalCount;
-  if (result.filterCount !== undefined) meta.filter_count = result.filterCount;
-  return c.json(Object.keys(meta).length > 0 ? { data, meta } : { data });
+  return c.json(listEnvelope(data, result));
 });
 
 foldersRoutes.get('/:id', requireAct('read'), async (c) => {

@@ -28,13 +28,3 @@ export async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
   const text = new TextDecoder().decode(concat(chunks));
   return parseJson(text, 'INVALID_PAYLOAD', 'the request body', 'The request body must be valid JSON.');
 }
-
-/** The ids of a Directus batch delete: `["id", …]` or `{ "keys": ["id", …] }`. */
-export async function keysBody(c: Context<AppEnv>): Promise<string[]> {
-  const body = await jsonBody(c);
-  const keys = Array.isArray(body) ? body : (body as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) {
-    throw new AppError('INVALID_PAYLOAD', 'Send the ids to delete as ["id", …] or { "keys": ["id", …] }.');
-  }
-  return keys as string[];
-}

@@ -1,0 +1,24 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../env';
+import { AppError } from '../errors/app-error';
+import { jsonBody } from './json-body';
+
+// Directus's request and response shapes that several collections share.
+
+/** The ids of a Directus batch delete: `["id", …]` or `{ "keys": ["id", …] }`. */
+export async function keysBody(c: Context<AppEnv>): Promise<string[]> {
+  const body = await jsonBody(c);
+  const keys = Array.isArray(body) ? body : (body as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) {
+    throw new AppError('INVALID_PAYLOAD', 'Send the ids to delete as ["id", …] or { "keys": ["id", …] }.');
+  }
+  return keys as string[];
+}
+
+/** Directus's list envelope: `{ data }`, with `meta` when total_count or filter_count was asked for. */
+export function listEnvelope<T>(data: T[], counts: { totalCount?: number; filterCount?: number }): { data: T[]; meta?: Record<string, number> } {
+  const meta: Record<string, number> = {};
+  if (counts.totalCount !== undefined) meta.total_count = counts.totalCount;
+  if (counts.filterCount !== undefined) meta.filter_count = counts.filterCount;
+  return Object.keys(meta).length > 0 ? { data, meta } : { data };
+}
