@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startS3rver } from './s3-target.ts';
 
@@ -20,7 +20,11 @@ const bucket = 'edge-assets';
 const wrangler = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
 const childEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
 
-const dataDir = join(root, '.data', 's3');
+// Where .dev.vars, the S3 data and the D1 state live: the project folder, unless START_STATE_DIR
+// names another (the README examples test runs a whole `npm start` there, apart from a developer's).
+const stateDir = process.env.START_STATE_DIR ? resolve(process.env.START_STATE_DIR) : root;
+const persist = join(stateDir, '.wrangler', 'state');
+const dataDir = join(stateDir, '.data', 's3');
 mkdirSync(dataDir, { recursive: true });
 let s3: Awaited<ReturnType<typeof startS3rver>>;
 try {
@@ -30,7 +34,7 @@ try {
   process.exit(1);
 }
 
-const devVars = join(root, '.dev.vars');
+const devVars = join(stateDir, '.dev.vars');
 /** Local secrets that a documented feature needs: the admin token, and the key signed URLs use. */
 const localSecrets: Record<string, () => string> = {
   ADMIN_TOKEN: () => randomBytes(24).toString('base64url'),
@@ -63,7 +67,7 @@ if (!existsSync(devVars)) {
 }
 const token = /^ADMIN_TOKEN=(.*)$/m.exec(readFileSync(devVars, 'utf8'))?.[1]?.trim();
 
-const migrate = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local'], {
+const migrate = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
   cwd: root,
   env: { ...childEnv, CI: 'true' },
   stdio: ['ignore', 'pipe', 'pipe'],
@@ -78,14 +82,14 @@ if (migrate.status !== 0) {
 const base = `http://127.0.0.1:${port}`;
 console.log(`
 edge-assets is starting on ${base}
-  S3 (s3rver):  ${s3.target.endpoint}/${bucket}   data in .data/s3
-  D1:           local, in .wrangler/state
+  S3 (s3rver):  ${s3.target.endpoint}/${bucket}   data in ${dataDir}
+  D1:           local, in ${persist}
   ADMIN_TOKEN:  ${token ?? '(not set in .dev.vars)'}
 Try:
   curl ${base}/server/health
 `);
 
-const dev = spawn(process.execPath, [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port)], {
+const dev = spawn(process.execPath, [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist, '--env-file', devVars], {
   cwd: root,
   env: childEnv,
   stdio: 'inherit',
