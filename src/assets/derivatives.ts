@@ -34,10 +34,11 @@ export interface DerivativeOptions {
   origin: string;
   waitUntil: (promise: Promise<unknown>) => void;
   /**
-   * For an ad-hoc transform: reserves the derivative's hash before it is rendered, false when the
-   * file already has as many as ASSETS_TRANSFORM_MAX_VARIANTS. Presets are not counted.
+   * For an ad-hoc transform: the budget of ASSETS_TRANSFORM_MAX_VARIANTS. `reserve` takes the
+   * derivative's hash before it is rendered (false when the file has no room left); `release` gives
+   * it back when the render fails, so refused requests cannot use up a file's budget.
    */
-  reserveVariant?: (hash: string) => Promise<boolean>;
+  variants?: { reserve(hash: string): Promise<boolean>; release(hash: string): Promise<void> };
 }
 
 /**
@@ -77,9 +78,9 @@ export async function serveDerivative(config: Config, row: FileRow, t: Transform
   const key = `${derivativesPrefix(row.id)}${hash}.${t.format}`;
   let flight = inFlight.get(key);
   if (!flight) {
-    const { reserveVariant } = o;
-    const reserve = reserveVariant && (() => reserveVariant(hash));
-    flight = produce(config, row, t, key, o.waitUntil, reserve).finally(() => inFlight.delete(key));
+    const { variants } = o;
+    const budget = variants && { reserve: () => variants.reserve(hash), release: () => variants.release(hash) };
+    flight = produce(config, row, t, key, o.waitUntil, budget).finally(() => inFlight.delete(key));
     inFlight.set(key, flight);
   }
   const result = await flight;
@@ -101,7 +102,14 @@ export async function serveDerivative(config: Config, row: FileRow, t: Transform
  * a render. (A write that lands after the file was deleted leaves an orphan under its old version's
  * hash, which can never be served; the next replace or delete of that id clears it.)
  */
-async function produce(config: Config, row: FileRow, t: Transform, key: string, waitUntil: (p: Promise<unknown>) => void, reserve?: () => Promise<boolean>) {
+async function produce(
+  config: Config,
+  row: FileRow,
+  t: Transform,
+  key: string,
+  waitUntil: (p: Promise<unknown>) => void,
+  budget?: { reserve(): Promise<boolean>; release(): Promise<void> },
+) {
   const client = storageFor(config, row.storage);
   const started = performance.now();
   const existing = await client.getObject(key);
@@ -109,16 +117,22 @@ async function produce(config: Config, row: FileRow, t: Transform, key: string, 
     const body = new Uint8Array(await new Response(existing.body).arrayBuffer());
     return { body, contentType: CONTENT_TYPES[t.format], from: 'storage' as const, timing: `storage;dur=${Math.round(performance.now() - started)}` };
   }
-  if (reserve && !(await reserve())) {
+  if (budget && !(await budget.reserve())) {
     throw new AppError(
       'ILLEGAL_ASSET_TRANSFORMATION',
       `File "${row.id}" already has ${config.assets.maxVariants} ad-hoc variants (ASSETS_TRANSFORM_MAX_VARIANTS): use a preset (?key=) or a size already made.`,
     );
   }
   const read = performance.now();
-  const source = await readSource(config, row);
-  const rendering = performance.now();
-  const rendered = await transformImage(source.bytes, source.header, t, config.assets.maxPixels);
+  let rendering = read;
+  const rendered = await (async () => {
+    const source = await readSource(config, row);
+    rendering = performance.now();
+    return transformImage(source.bytes, source.header, t, config.assets.maxPixels);
+  })().catch(async (error: unknown) => {
+    await budget?.release().catch(() => {});
+    throw error;
+  });
   const done = performance.now();
   waitUntil(
     client.putObject(key, rendered.body, { contentType: rendered.contentType, contentLength: rendered.body.byteLength }).catch((error: Error) => {

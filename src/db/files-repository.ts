@@ -75,6 +75,11 @@ export class FilesRepository {
     return existing !== undefined;
   }
 
+  /** Gives back a reservation whose render failed. */
+  async releaseDerivative(id: string, hash: string): Promise<void> {
+    await this.db.delete(derivatives).where(and(eq(derivatives.fileId, id), eq(derivatives.hash, hash)));
+  }
+
   /** Forgets a file's derivatives (its bytes were replaced and its `generated/` prefix deleted); a delete cascades. */
   async forgetDerivatives(id: string): Promise<void> {
     await this.db.delete(derivatives).where(eq(derivatives.fileId, id));

@@ -71,7 +71,14 @@ async function serve(c: Context<AppEnv>): Promise<Response> {
     ...options,
     origin: url.origin,
     waitUntil: (p) => waitUntil(c, p),
-    ...(adHoc ? { reserveVariant: (hash: string) => deps.repo.reserveDerivative(row.id, hash, config.assets.maxVariants) } : {}),
+    ...(adHoc
+      ? {
+          variants: {
+            reserve: (hash: string) => deps.repo.reserveDerivative(row.id, hash, config.assets.maxVariants),
+            release: (hash: string) => deps.repo.releaseDerivative(row.id, hash),
+          },
+        }
+      : {}),
   });
 }
 
