@@ -1,8 +1,8 @@
-import { and, asc, count, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { FileQuery } from '../lib/query';
-import { orderOf, whereOf } from './query-sql';
+import { type ListPage, listPage } from './query-sql';
 import { FILE_FIELDS, type FileField } from '../files/record';
 import { derivatives, type FileRow, files, folders, type NewFileRow } from './schema';
 
@@ -37,14 +37,8 @@ export class FilesRepository {
     return this.db.select().from(files).where(eq(files.privateHash, hash)).get();
   }
 
-  async list(query: FileQuery): Promise<{ rows: FileRow[]; totalCount?: number; filterCount?: number }> {
-    const where = whereOf(query, column, SEARCHED);
-    const order = orderOf(query, column, [asc(files.createdOn), asc(files.id)]);
-    const rows = await this.db.select().from(files).where(where).orderBy(...order).limit(query.limit).offset(query.offset);
-    const out: { rows: FileRow[]; totalCount?: number; filterCount?: number } = { rows };
-    if (query.meta.totalCount) out.totalCount = (await this.db.select({ n: count() }).from(files).get())?.n ?? 0;
-    if (query.meta.filterCount) out.filterCount = (await this.db.select({ n: count() }).from(files).where(where).get())?.n ?? 0;
-    return out;
+  list(query: FileQuery): Promise<ListPage<FileRow>> {
+    return listPage(this.db, files, query, column, SEARCHED, [asc(files.createdOn), asc(files.id)]);
   }
 
   async update(id: string, patch: Partial<NewFileRow>): Promise<FileRow | undefined> {

@@ -1,8 +1,8 @@
-import { asc, count, eq, sql } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import type { FolderField } from '../folders/record';
 import type { Query } from '../lib/query';
-import { orderOf, whereOf } from './query-sql';
+import { type ListPage, listPage } from './query-sql';
 import { type FolderRow, files, folders } from './schema';
 
 const column = (field: FolderField) => folders[field];
@@ -24,19 +24,8 @@ export class FoldersRepository {
     return this.db.select().from(folders).where(eq(folders.id, id)).get();
   }
 
-  async list(query: Query<FolderField>): Promise<{ rows: FolderRow[]; totalCount?: number; filterCount?: number }> {
-    const where = whereOf(query, column, [folders.name]);
-    const rows = await this.db
-      .select()
-      .from(folders)
-      .where(where)
-      .orderBy(...orderOf(query, column, [asc(folders.name), asc(folders.id)]))
-      .limit(query.limit)
-      .offset(query.offset);
-    const out: { rows: FolderRow[]; totalCount?: number; filterCount?: number } = { rows };
-    if (query.meta.totalCount) out.totalCount = (await this.db.select({ n: count() }).from(folders).get())?.n ?? 0;
-    if (query.meta.filterCount) out.filterCount = (await this.db.select({ n: count() }).from(folders).where(where).get())?.n ?? 0;
-    return out;
+  list(query: Query<FolderField>): Promise<ListPage<FolderRow>> {
+    return listPage(this.db, folders, query, column, [folders.name], [asc(folders.name), asc(folders.id)]);
   }
 
   async update(id: string, patch: Partial<Pick<FolderRow, 'name' | 'parent'>>): Promise<FolderRow | undefined> {

@@ -1,18 +1,43 @@
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, ne, notInArray, or, type SQL, sql } from 'drizzle-orm';
-import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, ne, notInArray, or, type SQL, sql } from 'drizzle-orm';
+import type { DrizzleD1Database } from 'drizzle-orm/d1';
+import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Filter, Query } from '../lib/query';
 
 /** A collection's column for an API field name. */
 export type ColumnOf<F extends string> = (field: F) => SQLiteColumn;
 
 /** The WHERE of a parsed Directus query: its filter, and its search over `searched` columns. */
-export function whereOf<F extends string>(query: Query<F>, column: ColumnOf<F>, searched: SQLiteColumn[]): SQL | undefined {
+function whereOf<F extends string>(query: Query<F>, column: ColumnOf<F>, searched: SQLiteColumn[]): SQL | undefined {
   return and(query.filter ? condition(query.filter, column) : undefined, query.search ? searchCondition(query.search, searched) : undefined);
 }
 
 /** The ORDER BY of a parsed Directus query, or `fallback` when it names no sort. */
-export function orderOf<F extends string>(query: Query<F>, column: ColumnOf<F>, fallback: SQL[]): SQL[] {
+function orderOf<F extends string>(query: Query<F>, column: ColumnOf<F>, fallback: SQL[]): SQL[] {
   return query.sort.length > 0 ? query.sort.map((s) => (s.desc ? desc(column(s.field)) : asc(column(s.field)))) : fallback;
+}
+
+/** One page of rows, and the counts the query's `meta` asked for. */
+export interface ListPage<Row> {
+  rows: Row[];
+  totalCount?: number;
+  filterCount?: number;
+}
+
+/** One page of `table` for a parsed Directus query: filter, search, sort, limit, offset, meta. */
+export async function listPage<T extends SQLiteTable, F extends string>(
+  db: DrizzleD1Database,
+  table: T,
+  query: Query<F>,
+  column: ColumnOf<F>,
+  searched: SQLiteColumn[],
+  fallbackOrder: SQL[],
+): Promise<ListPage<T['$inferSelect']>> {
+  const where = whereOf(query, column, searched);
+  const rows = await db.select().from(table as SQLiteTable).where(where).orderBy(...orderOf(query, column, fallbackOrder)).limit(query.limit).offset(query.offset);
+  const page: ListPage<T['$inferSelect']> = { rows: rows as T['$inferSelect'][] };
+  if (query.meta.totalCount) page.totalCount = (await db.select({ n: count() }).from(table as SQLiteTable).get())?.n ?? 0;
+  if (query.meta.filterCount) page.filterCount = (await db.select({ n: count() }).from(table as SQLiteTable).where(where).get())?.n ?? 0;
+  return page;
 }
 
 /**
