@@ -400,7 +400,10 @@ export class UploadSession extends DurableObject<Bindings> {
     const checksum = await this.checksum(state, client);
     const deps = this.deps();
     const ingested = await learnStored(deps, client, { key, type: state.type as string, size: state.offset, checksum, head: concat(this.rows('head')) });
-    const fields = state.fields as Parameters<typeof recordNewFile>[4];
+    const fields = { ...(state.fields as Parameters<typeof recordNewFile>[4]) };
+    // The folder was checked when the upload was created; deleted since, the file lands at the root,
+    // as the files already in it did.
+    if (fields.folder && !(await deps.repo.folderExists(fields.folder))) fields.folder = null;
     const row = state.replaces
       ? await recordReplacement(deps, client, await requireFile(deps, state.fileId), ingested, fields)
       : await recordNewFile(deps, client, state.fileId, ingested, fields, state.uploadedBy);

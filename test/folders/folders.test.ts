@@ -125,6 +125,20 @@ describe("a file's folder must exist", () => {
     expect(((await back.json()) as { data: FileJson }).data.folder).toBeNull();
   });
 
+  it('a TUS upload whose folder is deleted before it completes lands at the root', async () => {
+    const folder = await post('short-lived');
+    const created = await api('/files/tus', { method: 'POST', headers: { 'tus-resumable': '1.0.0', 'upload-length': '3', 'upload-metadata': tusMetadata({ filename: 'late.txt', folder: folder.id }) } });
+    expect(created.status).toBe(201);
+    expect((await api(`/folders/${folder.id}`, { method: 'DELETE' })).status).toBe(204);
+    const done = await api(new URL(created.headers.get('location') as string).pathname, {
+      method: 'PATCH',
+      headers: { 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+      body: 'abc',
+    });
+    expect(done.status, await done.clone().text()).toBe(204);
+    expect((await fileOf(done.headers.get('directus-file-id') as string)).folder).toBeNull();
+  });
+
   it('import checks it too', async () => {
     const res = await api('/files/import', { method: 'POST', headers: json, body: JSON.stringify({ url: 'https://example.com/a.txt', data: { folder: missing() } }) });
     expect(await errorOf(res)).toMatchObject({ status: 400, message: expect.stringMatching(/"folder" names no folder/) });
