@@ -7,6 +7,7 @@ import {
   gifWithFrame,
   webpWithBitstream,
   withFrameSize,
+  withPrecision,
   withHuffmanId,
   withoutRestartMarkers,
   withQuantTable,
@@ -100,17 +101,6 @@ describe('the size checked is the size decoded', () => {
     expect(error.status).toBe(200);
   });
 });
-
-function withPrecision(jpeg: Uint8Array, bits: number): Uint8Array {
-  const out = jpeg.slice();
-  for (let i = 2; i + 4 < out.length; i += 2 + ((out[i + 2] as number) << 8) + (out[i + 3] as number)) {
-    if (out[i + 1] === 0xc0) {
-      out[i + 4] = bits;
-      return out;
-    }
-  }
-  throw new Error('no SOF0');
-}
 
 describe('the output is bounded too', () => {
   const forms: [string, string][] = [

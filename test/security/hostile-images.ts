@@ -46,6 +46,9 @@ export const withFrameSize = (jpeg: Uint8Array, width: number, height: number) =
     b[at + 8] = width & 255;
   });
 
+/** Sets the frame's sample precision (8 is baseline; 12 is what the scaled decoder declines). */
+export const withPrecision = (jpeg: Uint8Array, bits: number) => editSegment(jpeg, SOF0, (b, at) => void (b[at + 4] = bits));
+
 /** Sets component `i`'s quantization table id in the frame header. */
 export const withQuantTable = (jpeg: Uint8Array, i: number, id: number) => editSegment(jpeg, SOF0, (b, at) => void (b[at + 12 + 3 * i] = id));
 
