@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // One structured line per request (src/middleware/request-log.ts) would bury the report.
+    onConsoleLog: (line) => !line.includes('"msg":"request"'),
     projects: [
       {
         // Unit, integration and protocol tests, inside workerd.
@@ -18,10 +20,15 @@ export default defineConfig({
                   TEST_MIGRATIONS: await readD1Migrations('./migrations'),
                   TEST_S3: JSON.stringify(s3),
                   TEST_SILENT_PORT: String(inject('silentPort')),
+                  TEST_FAULT_PROXY: inject('faultProxy'),
+                  // The fault suite's seeded run: FAULT_SEED=n npm test replays run n.
+                  FAULT_SEED: process.env.FAULT_SEED ?? '1',
                   ADMIN_TOKEN: 'test-admin-token-0123456789',
                   FILES_MAX_UPLOAD_SIZE: String(20 * 1024 * 1024),
                   ASSETS_SIGNING_KEY: 'test-signing-key-one-0123456789abcdef,test-signing-key-two-0123456789abcdef',
-                  STORAGE_LOCATIONS: 'local',
+                  // `faulty` is the same bucket behind the fault proxy, under its own ROOT: only the
+                  // fault suite writes there, so its sweeps see only its own objects.
+                  STORAGE_LOCATIONS: 'local,faulty',
                   STORAGE_LOCAL_DRIVER: 's3',
                   STORAGE_LOCAL_ENDPOINT: s3.endpoint,
                   STORAGE_LOCAL_BUCKET: s3.bucket,
@@ -29,6 +36,14 @@ export default defineConfig({
                   STORAGE_LOCAL_SECRET: s3.secretAccessKey,
                   STORAGE_LOCAL_REGION: s3.region,
                   STORAGE_LOCAL_FORCE_PATH_STYLE: 'true',
+                  STORAGE_FAULTY_DRIVER: 's3',
+                  STORAGE_FAULTY_ENDPOINT: inject('faultProxy'),
+                  STORAGE_FAULTY_BUCKET: s3.bucket,
+                  STORAGE_FAULTY_KEY: s3.accessKeyId,
+                  STORAGE_FAULTY_SECRET: s3.secretAccessKey,
+                  STORAGE_FAULTY_REGION: s3.region,
+                  STORAGE_FAULTY_FORCE_PATH_STYLE: 'true',
+                  STORAGE_FAULTY_ROOT: 'faulty',
                 },
               },
             };

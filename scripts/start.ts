@@ -87,9 +87,11 @@ edge-assets is starting on ${base}
   ADMIN_TOKEN:  ${token ?? '(not set in .dev.vars)'}
 Try:
   curl ${base}/server/health
+Sweep storage now (the Cron Trigger's job):
+  curl "${base}/cdn-cgi/handler/scheduled"
 `);
 
-const dev = spawn(process.execPath, [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist, '--env-file', devVars], {
+const dev = spawn(process.execPath, [wrangler, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', persist, '--env-file', devVars, '--test-scheduled'], {
   cwd: root,
   env: childEnv,
   stdio: 'inherit',

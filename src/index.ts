@@ -1,31 +1,23 @@
-import { Hono } from 'hono';
-import type { AppEnv } from './env';
-import { notFound, onError } from './errors/on-error';
-import { config } from './middleware/config';
-import { cors } from './middleware/cors';
-import { requestId } from './middleware/request-id';
-import { assetsRoutes } from './routes/assets';
-import { filesRoutes } from './routes/files';
-import { foldersRoutes } from './routes/folders';
-import { serverRoutes } from './routes/server';
-import { settingsRoutes } from './routes/settings';
-import { tokensRoutes } from './routes/tokens';
-import { tusRoutes } from './routes/tus';
+import { app } from './app';
+import type { Bindings } from './env';
+import { log, withLogScope } from './lib/log';
+import { sweepStorage } from './sweep';
 
-const app = new Hono<AppEnv>();
+/**
+ * The Worker: the HTTP API, and the storage sweep on the Cron Trigger of wrangler.toml (under
+ * `npm start`, on demand: see the README).
+ */
+export default {
+  fetch: app.fetch,
+  scheduled(controller, env, ctx) {
+    const scope = { requestId: `cron-${controller.scheduledTime}`, storageRetries: 0 };
+    ctx.waitUntil(
+      withLogScope(scope, async () => {
+        const reports = await sweepStorage(env, controller.scheduledTime);
+        log('info', 'sweep finished', { locations: reports.length, storageRetries: scope.storageRetries });
+      }),
+    );
+  },
+} satisfies ExportedHandler<Bindings>;
 
-app.use(requestId());
-app.use(config());
-app.use(cors());
-app.route('/server', serverRoutes);
-app.route('/files/tus', tusRoutes);
-app.route('/files', filesRoutes);
-app.route('/folders', foldersRoutes);
-app.route('/assets', assetsRoutes);
-app.route('/settings', settingsRoutes);
-app.route('/tokens', tokensRoutes);
-app.notFound(notFound);
-app.onError(onError);
-
-export default app;
 export { UploadSession } from './uploads/upload-session';

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import app from '../src/index';
+import { app } from '../src/app';
 
 describe('CORS (Directus variables)', () => {
   it('is off by default', async () => {

@@ -9,6 +9,8 @@ declare global {
       /** JSON of scripts/s3-target.ts's S3Target. */
       TEST_S3: string;
       TEST_SILENT_PORT: string;
+      /** The fault proxy's control and S3 endpoint (scripts/fault-proxy.ts). */
+      TEST_FAULT_PROXY: string;
       [variable: string]: unknown;
     }
     interface GlobalProps {

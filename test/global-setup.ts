@@ -4,6 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { startFaultProxy } from '../scripts/fault-proxy.ts';
 import { s3TargetFromEnv, startS3rver } from '../scripts/s3-target.ts';
 
 
@@ -12,18 +13,25 @@ export default async function setup({ provide }: TestProject) {
   const cleanups: (() => Promise<void>)[] = [];
 
   const external = await s3TargetFromEnv(process.env);
+  let endpoint: string;
   if (external) {
     provide('s3', external.target);
+    endpoint = external.target.endpoint;
     cleanups.push(external.cleanup);
   } else {
     const dir = await mkdtemp(join(tmpdir(), 'edge-assets-s3rver-'));
     const s3rver = await startS3rver({ port: 0, directory: dir, bucket: 'edge-assets-test' });
     provide('s3', s3rver.target);
+    endpoint = s3rver.target.endpoint;
     cleanups.push(async () => {
       await s3rver.close();
       await rm(dir, { recursive: true, force: true });
     });
   }
+  // The fault suite's storage location reaches the same server through this proxy.
+  const proxy = await startFaultProxy(endpoint);
+  provide('faultProxy', proxy.endpoint);
+  cleanups.push(proxy.close);
 
   const fixturesDir = join(import.meta.dirname, 'fixtures');
   const fixtures: Record<string, string> = {};

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import app from '../src/index';
+import { app } from '../src/app';
 import { locationVars } from './helpers';
 
 /** The Worker with a different environment: same bindings, other variables. */

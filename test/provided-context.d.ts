@@ -4,6 +4,8 @@ declare module 'vitest' {
     s3: S3Target;
     /** A TCP port that accepts connections and never answers: for timeout tests. */
     silentPort: number;
+    /** scripts/fault-proxy.ts in front of the S3 server: the `faulty` storage location's endpoint. */
+    faultProxy: string;
     /** test/fixtures/* as base64, by file name (workerd cannot read the test folder). */
     fixtures: Record<string, string>;
   }

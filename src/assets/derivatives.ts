@@ -112,9 +112,8 @@ async function produce(
 ) {
   const client = storageFor(config, row.storage);
   const started = performance.now();
-  const existing = await client.getObject(key);
-  if (existing?.body) {
-    const body = new Uint8Array(await new Response(existing.body).arrayBuffer());
+  const body = await client.readBytes(key);
+  if (body) {
     return { body, contentType: CONTENT_TYPES[t.format], from: 'storage' as const, timing: `storage;dur=${Math.round(performance.now() - started)}` };
   }
   if (budget && !(await budget.reserve())) {
@@ -151,9 +150,9 @@ async function readSource(config: Config, row: FileRow) {
   const client = storageFor(config, row.storage);
   const key = row.filenameDisk ?? row.id;
   const read = async (end?: number) => {
-    const object = await client.getObject(key, end === undefined ? {} : { range: `bytes=0-${end - 1}` });
-    if (!object?.body) throw new AppError('NOT_FOUND', `File "${row.id}" has no stored bytes.`);
-    return new Uint8Array(await new Response(object.body).arrayBuffer());
+    const bytes = await client.readBytes(key, end === undefined ? undefined : { start: 0, end });
+    if (!bytes) throw new AppError('NOT_FOUND', `File "${row.id}" has no stored bytes.`);
+    return bytes;
   };
   let prefix = row.filesize <= SINGLE_READ_BYTES ? await read() : await read(Math.min(HEADER_BYTES, Math.max(1, row.filesize)));
   let header = readDimensions(prefix);

@@ -39,6 +39,10 @@ export interface GlobalSettings {
     cacheTtlSeconds: number;
     contentSecurityPolicy: string;
   };
+  sweep: {
+    /** Objects and multipart uploads younger than this are never swept (STORAGE_SWEEP_GRACE). */
+    graceMs: number;
+  };
   cors: {
     enabled: boolean;
     /** `true` reflects the request's origin; a list allows those origins; `false` none. */
@@ -124,6 +128,7 @@ const schema = z.object({
     z.string(),
     "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox",
   ),
+  STORAGE_SWEEP_GRACE: z._default(duration, 3600),
   CORS_ENABLED: z._default(bool, false),
   CORS_ORIGIN: z._default(
     z.string().check(
@@ -171,6 +176,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         public: v.ASSETS_PUBLIC,
         signingKeys: v.ASSETS_SIGNING_KEY,
         signedTransforms: v.ASSETS_SIGNED_TRANSFORMS, cacheTtlSeconds: v.ASSETS_CACHE_TTL, contentSecurityPolicy: v.ASSETS_CONTENT_SECURITY_POLICY },
+      sweep: { graceMs: v.STORAGE_SWEEP_GRACE * 1000 },
       cors: {
         enabled: v.CORS_ENABLED,
         origin: origin === 'true' || origin === '*' ? true : origin === 'false' || origin === '' ? false : origin.split(',').map((o) => o.trim()),

@@ -1,9 +1,10 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { FileQuery } from '../lib/query';
 import { type ListPage, listPage } from './query-sql';
 import { FILE_FIELDS, type FileField } from '../files/record';
+import { foundIn } from './batches';
 import { derivatives, type FileRow, files, folders, type NewFileRow } from './schema';
 
 function column(field: FileField): SQLiteColumn {
@@ -31,6 +32,18 @@ export class FilesRepository {
 
   async folderExists(id: string): Promise<boolean> {
     return (await this.db.select({ id: folders.id }).from(folders).where(eq(folders.id, id)).get()) !== undefined;
+  }
+
+  /** Of `keys` in `storage`, those a file record points to. */
+  referencedKeys(storage: string, keys: string[]): Promise<Set<string>> {
+    return foundIn(keys, async (batch) =>
+      (await this.db.select({ v: files.filenameDisk }).from(files).where(and(eq(files.storage, storage), inArray(files.filenameDisk, batch)))).map((r) => r.v),
+    );
+  }
+
+  /** Of these ids, those that are files. */
+  existingIds(ids: string[]): Promise<Set<string>> {
+    return foundIn(ids, async (batch) => (await this.db.select({ v: files.id }).from(files).where(inArray(files.id, batch))).map((r) => r.v));
   }
 
   async getByPrivateHash(hash: string): Promise<FileRow | undefined> {

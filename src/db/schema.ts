@@ -34,7 +34,13 @@ export const files = sqliteTable(
     uploadedOn: text('uploaded_on'),
     modifiedOn: text('modified_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
   },
-  (t) => [index('files_created_on').on(t.createdOn), index('files_checksum').on(t.checksum), index('files_folder').on(t.folder)],
+  (t) => [
+    index('files_created_on').on(t.createdOn),
+    index('files_checksum').on(t.checksum),
+    index('files_folder').on(t.folder),
+    // The sweep asks which of a page of keys have a record.
+    index('files_storage_disk').on(t.storage, t.filenameDisk),
+  ],
 );
 
 export interface AssetPreset {
@@ -108,3 +114,34 @@ export const folders = sqliteTable(
 );
 
 export type FolderRow = typeof folders.$inferSelect;
+
+/**
+ * The multipart uploads that are live: each TUS upload once it has one, and each POST/import that
+ * writes more than one part, while it runs. The sweep never aborts an upload listed here, nor
+ * deletes its key, until `live_until` has passed: an upload's age says nothing about whether it is
+ * live (a 5 TiB upload may run for days). Rows go when the upload ends.
+ */
+export const liveUploads = sqliteTable(
+  'live_uploads',
+  {
+    /** The TUS upload's id, or a random id for a streamed write. */
+    id: text('id').primaryKey(),
+    storage: text('storage').notNull(),
+    key: text('key').notNull(),
+    s3UploadId: text('s3_upload_id'),
+    /** ms since the epoch; refreshed by activity well before it passes. */
+    liveUntil: integer('live_until').notNull(),
+  },
+  (t) => [index('live_uploads_storage_key').on(t.storage, t.key), index('live_uploads_upload_id').on(t.s3UploadId)],
+);
+
+export type LiveUploadRow = typeof liveUploads.$inferSelect;
+
+/** Where the sweep of each storage location stopped, so a large bucket is swept over several runs. */
+export const sweepState = sqliteTable('sweep_state', {
+  storage: text('storage').primaryKey(),
+  phase: text('phase', { enum: ['objects', 'generated', 'multipart'] }).notNull(),
+  /** The last key (or key and upload id) handled in the phase, as JSON. */
+  cursor: text('cursor'),
+  modifiedOn: text('modified_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
+});

@@ -28,20 +28,29 @@ export const ERROR_STATUS = {
   UPLOAD_LOCKED: 423,
   CHECKSUM_MISMATCH: 460,
   SERVICE_UNAVAILABLE: 503,
-  // Storage failures: the store answered with an error we cannot fix on this side (502) or did not
-  // answer in time (504). Each carries a hint naming the variable to check.
+  // Storage failures: the store answered with an error we cannot fix on this side (502), is failing
+  // for now after our retries (503, with Retry-After) or did not answer in time (504). Each carries
+  // a hint naming the variable to check or saying to try again.
   STORAGE_ACCESS_DENIED: 502,
   STORAGE_SIGNATURE_MISMATCH: 502,
   STORAGE_BUCKET_NOT_FOUND: 502,
   STORAGE_WRONG_REGION: 502,
   STORAGE_OBJECT_NOT_FOUND: 502,
   STORAGE_UNREACHABLE: 502,
+  STORAGE_UNAVAILABLE: 503,
   STORAGE_ERROR: 502,
   STORAGE_TIMEOUT: 504,
   INTERNAL: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/**
+ * Failures that pass: the client is told when to come back, whichever path the error took (a
+ * Durable Object's answer, a re-worded storage error). A second is what a SlowDown usually needs.
+ */
+const TRANSIENT = new Set<ErrorCode>(['SERVICE_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'STORAGE_UNREACHABLE', 'STORAGE_TIMEOUT']);
+const RETRY_AFTER = { 'Retry-After': '1' };
 
 export class AppError extends Error {
   readonly code: ErrorCode;
@@ -59,7 +68,7 @@ export class AppError extends Error {
     this.name = 'AppError';
     this.code = code;
     this.extensions = options?.extensions ?? {};
-    this.headers = options?.headers ?? {};
+    this.headers = { ...(TRANSIENT.has(code) ? RETRY_AFTER : {}), ...options?.headers };
   }
 
   get status(): number {

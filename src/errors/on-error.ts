@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from '../env';
+import { log } from '../lib/log';
 import { AppError } from './app-error';
 
 /** Directus's error envelope. */
@@ -18,13 +19,13 @@ export function errorResponse(c: Context<AppEnv>, error: AppError): Response {
  */
 export function onError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof AppError) {
-    if (error.status >= 500) console.error(`[${c.get('requestId')}] ${error.code}: ${error.message}`);
+    if (error.status >= 500) log('error', error.message, { code: error.code });
     return errorResponse(c, error);
   }
   if (error instanceof HTTPException && error.status < 500) {
     return errorResponse(c, new AppError(error.status === 404 ? 'ROUTE_NOT_FOUND' : 'INVALID_PAYLOAD', error.message));
   }
-  console.error(`[${c.get('requestId')}] unexpected error`, error);
+  log('error', 'unexpected error', { error: String(error), stack: error.stack });
   return errorResponse(c, new AppError('INTERNAL', 'An unexpected error occurred. The request id is in the X-Request-Id header.'));
 }
 

@@ -1,11 +1,13 @@
 import type { Config } from '../config';
 import type { FilesRepository } from '../db/files-repository';
+import { leaseRenewal, type LiveUploadsRepository } from '../db/live-uploads-repository';
 import type { FileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
 import { hex, randomToken } from '../lib/bytes';
+import { log } from '../lib/log';
 import { storageFor } from '../storage';
 import type { S3Client } from '../storage/s3-client';
-import { writeStream } from '../storage/stream-writer';
+import { type WriteTracking, writeStream } from '../storage/stream-writer';
 import type { FileFieldsPatch } from './fields';
 import { assertTypeAllowed, detectType, HEAD_BYTES, peek } from './inspect';
 import { type ScrapedMetadata, scrapeMetadata } from './metadata';
@@ -14,6 +16,7 @@ import { titleFromFilename } from './record';
 export interface FilesDeps {
   config: Config;
   repo: FilesRepository;
+  live: LiveUploadsRepository;
 }
 
 /** Bytes to store: a stream of unknown length plus what the client said about it. */
@@ -55,14 +58,23 @@ export function originalKey(id: string, ext: string | undefined): string {
 }
 
 /**
- * Stores the bytes of `file` for file `id`, learning everything about them on the way, with one
- * read: the head is peeked to sniff the real type (refused before anything is stored when the
- * allow-list says no), the body streams to `<id>.<ext>` (bounded memory, equal parts) through a
- * SHA-256 tap, and the metadata is scraped from the head (plus one Range read if it runs longer).
- * The key is `<id>.<ext>` with the sniffed extension: a client's name never becomes a key, so
- * `../../x` cannot escape the root.
+ * The key of a replacement's bytes: `<id>.<8 hex>.<ext>`, never the key in use. New bytes are
+ * written beside the old ones and the record switches to them in one update, so a replacement that
+ * fails at any step leaves the file exactly as it was.
  */
-async function ingest(deps: FilesDeps, client: S3Client, id: string, file: IncomingFile): Promise<Ingested> {
+export function replacementKey(id: string, ext: string | undefined): string {
+  return originalKey(`${id}.${hex(crypto.getRandomValues(new Uint8Array(4)))}`, ext);
+}
+
+/**
+ * Stores the bytes of `file` under `keyFor(ext)`, learning everything about them on the way, with
+ * one read: the head is peeked to sniff the real type (refused before anything is stored when the
+ * allow-list says no), the body streams to the key (bounded memory, equal parts) through a SHA-256
+ * tap, and the metadata is scraped from the head (plus one Range read if it runs longer). The key
+ * comes from the id and the sniffed extension: a client's name never becomes a key, so `../../x`
+ * cannot escape the root. If anything fails once the object is written, it is deleted again.
+ */
+async function ingest(deps: FilesDeps, client: S3Client, keyFor: (ext: string | undefined) => string, file: IncomingFile): Promise<Ingested> {
   const { files } = deps.config;
   const { head, stream } = await peek(file.stream, HEAD_BYTES);
   const { type, ext } = await detectType(head, file.declaredType, file.filename);
@@ -72,23 +84,58 @@ async function ingest(deps: FilesDeps, client: S3Client, id: string, file: Incom
     await stream.cancel().catch(() => {});
     throw error;
   }
-  const key = originalKey(id, ext);
+  const key = keyFor(ext);
   const digest = new crypto.DigestStream('SHA-256');
   const { size } = await writeStream(client, key, stream.pipeThrough(teeTo(digest)), {
     partSize: client.location.tusChunkSize,
     contentType: type,
+    track: trackWrite(deps, client, key),
     ...(files.maxUploadSize === undefined ? {} : { maxSize: files.maxUploadSize }),
   });
-  const checksum = hex(await digest.digest);
-  return learnStored(deps, client, { key, type, size, checksum, head });
+  return removedOnFailure(client, key, async () => learnStored(deps, client, { key, type, size, checksum: hex(await digest.digest), head }));
+}
+
+/** Streamed writes hold their lease for an hour at a time while parts keep going. */
+const WRITE_LEASE_MS = 3600_000;
+
+/** The live-upload record of one streamed write (see LiveUploadsRepository). */
+function trackWrite(deps: FilesDeps, client: S3Client, key: string): WriteTracking {
+  const id = crypto.randomUUID();
+  let uploadId = '';
+  let until: number | undefined;
+  const renew = async () => {
+    const next = leaseRenewal(until, Date.now(), WRITE_LEASE_MS);
+    if (next === undefined) return;
+    await deps.live.track({ id, storage: client.location.name, key, s3UploadId: uploadId, liveUntil: next });
+    until = next;
+  };
+  return {
+    begin: async (s3UploadId) => {
+      uploadId = s3UploadId;
+      await renew();
+    },
+    renew,
+    end: () => deps.live.forget(id),
+  };
+}
+
+/**
+ * Runs `step` on bytes just written to `key`; if it fails, the object is deleted before the error
+ * goes on, so a failed upload, import or replacement leaves nothing behind. A delete that fails too
+ * leaves an object no record points to, which the sweep removes after its grace period.
+ */
+async function removedOnFailure<T>(client: S3Client, key: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    await client.deleteObject(key).catch((cause: Error) => log('warn', 'orphan left for the sweep', { storage: client.location.name, key, reason: cause.message }));
+    throw error;
+  }
 }
 
 /** Scrapes the metadata of bytes already stored (Range reads where it runs past the head). */
 export async function learnStored(deps: FilesDeps, client: S3Client, stored: StoredBytes): Promise<Ingested> {
-  const read = async (start: number, end: number) => {
-    const object = await client.getObject(stored.key, { range: `bytes=${start}-${end - 1}` });
-    return new Uint8Array(await new Response(object?.body ?? null).arrayBuffer());
-  };
+  const read = async (start: number, end: number) => (await client.readBytes(stored.key, { start, end })) ?? new Uint8Array(0);
   const scraped = await scrapeMetadata(stored.head, stored.size, stored.type, read, deps.config.files.metadataAllowList);
   return { ...stored, scraped };
 }
@@ -135,13 +182,14 @@ export async function createFile(
   await assertFolder(deps, fields);
   const client = storageFor(deps.config, options.storage);
   const id = crypto.randomUUID();
-  const ingested = await ingest(deps, client, id, file);
-  return recordNewFile(deps, client, id, ingested, { ...fields, filenameDownload: fields.filenameDownload ?? file.filename }, options.uploadedBy);
+  const ingested = await ingest(deps, client, (ext) => originalKey(id, ext), file);
+  const filenameDownload = fields.filenameDownload ?? file.filename;
+  return removedOnFailure(client, ingested.key, () => recordNewFile(deps, client, id, ingested, { ...fields, filenameDownload }, options.uploadedBy));
 }
 
 /**
- * Writes the record of a new file whose bytes are stored. If the record cannot be written the
- * object is removed again, so nothing is left half-created.
+ * Writes the record of a new file whose bytes are stored. Safe to repeat (a TUS completion that is
+ * resumed after an unknown outcome): a record already written for `id` is returned as it is.
  */
 export async function recordNewFile(
   deps: FilesDeps,
@@ -153,31 +201,27 @@ export async function recordNewFile(
 ): Promise<FileRow> {
   const { filenameDownload } = fields;
   const now = new Date().toISOString();
-  try {
-    return await deps.repo.insert({
-      ...fields,
-      ...learned(ingested, fields),
-      id,
-      storage: client.location.name,
-      filenameDownload,
-      title: fields.title ?? ingested.scraped.title ?? titleFromFilename(filenameDownload),
-      access: fields.access ?? deps.config.files.defaultAccess,
-      privateHash: newPrivateHash(),
-      uploadedBy: uploadedBy ?? null,
-      createdOn: now,
-      uploadedOn: now,
-      modifiedOn: now,
-    });
-  } catch (error) {
-    await client.deleteObject(ingested.key).catch(() => {});
-    throw error;
-  }
+  const existing = await deps.repo.get(id);
+  if (existing) return existing;
+  return deps.repo.insert({
+    ...fields,
+    ...learned(ingested, fields),
+    id,
+    storage: client.location.name,
+    filenameDownload,
+    title: fields.title ?? ingested.scraped.title ?? titleFromFilename(filenameDownload),
+    access: fields.access ?? deps.config.files.defaultAccess,
+    privateHash: newPrivateHash(),
+    uploadedBy: uploadedBy ?? null,
+    createdOn: now,
+    uploadedOn: now,
+    modifiedOn: now,
+  });
 }
 
 /**
  * Replaces a file's bytes (Directus: PATCH /files/:id with multipart). The new bytes are written
- * completely before anything else changes; then the record moves on, its derivatives are removed,
- * and an old object under a different name is deleted.
+ * completely, beside the old ones, before anything else changes; then the record moves on to them.
  */
 export async function replaceFile(
   deps: FilesDeps,
@@ -188,13 +232,16 @@ export async function replaceFile(
   await assertFolder(deps, fields);
   const existing = await requireFile(deps, id);
   const client = storageFor(deps.config, existing.storage);
-  const ingested = await ingest(deps, client, id, file);
-  return recordReplacement(deps, client, existing, ingested, fields);
+  const ingested = await ingest(deps, client, (ext) => replacementKey(id, ext), file);
+  return removedOnFailure(client, ingested.key, () => recordReplacement(deps, client, existing, ingested, fields));
 }
 
 /**
- * Moves a file's record on to new bytes already stored: derivatives of the old bytes are removed,
- * and an old object under a different name is deleted.
+ * Moves a file's record on to new bytes already stored, in one update: until it lands the file is
+ * what it was. After it, the old bytes and the
+ * derivatives made of them are removed; a storage failure there is logged, not returned (the
+ * replacement is done, the derivatives can never be served again since their keys hold the old
+ * checksum, and an old object no record points to is the sweep's).
  */
 export async function recordReplacement(
   deps: FilesDeps,
@@ -212,9 +259,13 @@ export async function recordReplacement(
     modifiedOn: now,
   });
   if (!updated) throw notFound(id);
-  await client.deletePrefix(derivativesPrefix(id));
   await deps.repo.forgetDerivatives(id);
-  if (existing.filenameDisk && existing.filenameDisk !== ingested.key) await client.deleteObject(existing.filenameDisk);
+  try {
+    await client.deletePrefix(derivativesPrefix(id));
+    if (existing.filenameDisk && existing.filenameDisk !== ingested.key) await client.deleteObject(existing.filenameDisk);
+  } catch (error) {
+    log('warn', 'replaced bytes left for the sweep', { file: id, storage: client.location.name, reason: (error as Error).message });
+  }
   return updated;
 }
 

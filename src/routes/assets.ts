@@ -4,6 +4,7 @@ import { serveOriginal } from '../assets/serve';
 import { verifyAssetSignature } from '../assets/signing';
 import { allows } from '../auth/tokens';
 import { FilesRepository } from '../db/files-repository';
+import { LiveUploadsRepository } from '../db/live-uploads-repository';
 import type { AppEnv } from '../env';
 import { AppError } from '../errors/app-error';
 import { fileByPrivateHash, isUuid, requireFile } from '../files/service';
@@ -32,7 +33,7 @@ function waitUntil(c: Context<AppEnv>, promise: Promise<unknown>): void {
  */
 async function serve(c: Context<AppEnv>): Promise<Response> {
   const config = c.get('config');
-  const deps = { config, repo: new FilesRepository(c.env.DB) };
+  const deps = { config, repo: new FilesRepository(c.env.DB), live: new LiveUploadsRepository(c.env.DB) };
   const url = new URL(c.req.url);
   const params = url.searchParams;
   const who = await principal(c);

@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { FilesRepository } from '../db/files-repository';
+import { LiveUploadsRepository } from '../db/live-uploads-repository';
 import type { FileRow } from '../db/schema';
 import type { AppEnv } from '../env';
 import { AppError } from '../errors/app-error';
@@ -19,7 +20,7 @@ import { jsonBody } from './json-body';
 export const filesRoutes = new Hono<AppEnv>();
 
 function deps(c: Context<AppEnv>): FilesDeps {
-  return { config: c.get('config'), repo: new FilesRepository(c.env.DB) };
+  return { config: c.get('config'), repo: new FilesRepository(c.env.DB), live: new LiveUploadsRepository(c.env.DB) };
 }
 
 /** The record as the caller may see it: only `fields` when given, never a field its scope hides. */

@@ -1,8 +1,9 @@
 import { AwsClient } from 'aws4fetch';
 import type { StorageLocation } from '../config';
 import { AppError } from '../errors/app-error';
-import { concat } from '../lib/bytes';
-import { s3Error, timeoutError, unreachableError } from './s3-errors';
+import { concat, hex } from '../lib/bytes';
+import { noteStorageRetry } from '../lib/log';
+import { MAX_ATTEMPTS, s3Error, timeoutError, unavailable, unreachableError } from './s3-errors';
 import { Watchdog } from './watchdog';
 import { elements, encodeXml, text } from './xml';
 
@@ -55,6 +56,29 @@ export interface UploadedPart {
   size?: number;
 }
 
+/** A multipart upload in progress, as ListMultipartUploads reports it. */
+export interface PendingUpload {
+  key: string;
+  uploadId: string;
+  initiated: Date | undefined;
+}
+
+/** What a completion should have produced: checked when its outcome is unknown (see completeMultipartUpload). */
+export interface ExpectedObject {
+  size: number;
+  /** When the multipart upload was created (ms since the epoch). */
+  startedAt: number;
+}
+
+/** An object being read: what S3 said about it and a body that survives cuts (see `readObject`). */
+export interface ObjectRead {
+  info: ObjectInfo;
+  body: ReadableStream<Uint8Array>;
+}
+
+/** Store clocks and ours may differ by this much when a completed object's age is compared. */
+const CLOCK_SKEW_MS = 60_000;
+
 interface SendOptions {
   operation: string;
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
@@ -75,7 +99,6 @@ interface SendOptions {
   rawBody?: boolean;
 }
 
-const MAX_ATTEMPTS = 4;
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 const ERROR_BODY_LIMIT = 64 * 1024;
 
@@ -149,6 +172,77 @@ export class S3Client {
       body: hasBody ? res.body : null,
       contentRange: res.headers.get('content-range') ?? undefined,
     };
+  }
+
+  /**
+   * An object (or bytes [start, end) of it) read by the Worker itself: thumbnail sources, metadata,
+   * checksums. Its body survives a cut after the headers: the rest is asked for again with a Range
+   * from the byte reached and If-Match on the first answer's ETag (an object replaced meanwhile is
+   * never spliced), up to MAX_ATTEMPTS reads in all; then 503 STORAGE_UNAVAILABLE. Null when the
+   * object does not exist. Bodies streamed to a client stay native streams (getObject): a cut there
+   * is the client's to resume with a Range, and a JavaScript pass-through would cost their speed.
+   */
+  async readObject(key: string, range?: { start: number; end: number }): Promise<ObjectRead | null> {
+    const wanted = range ? { range: `bytes=${range.start}-${Math.max(range.start, range.end - 1)}` } : {};
+    const first = await this.getObject(key, wanted);
+    if (!first) return null;
+    const start = range?.start ?? 0;
+    const length = first.status === 206 ? rangeLength(first.contentRange) : first.status === 200 ? first.size : 0;
+    if (!first.body || length === 0) {
+      await first.body?.cancel();
+      return { info: first, body: new ReadableStream({ start: (c) => c.close() }) };
+    }
+    const end = start + length;
+    let reader = first.body.getReader();
+    let at = start;
+    let reads = 1;
+    const where = { storage: this.location.name, operation: 'GetObject' };
+    return {
+      info: first,
+      body: new ReadableStream<Uint8Array>({
+        pull: async (controller) => {
+          for (;;) {
+            try {
+              const { done, value } = await reader.read();
+              if (!done) {
+                at += value.byteLength;
+                return controller.enqueue(value);
+              }
+              if (at >= end) return controller.close();
+              throw new Error(`the body ended at byte ${at} of ${end}`);
+            } catch (cause) {
+              if (cause instanceof AppError) throw cause;
+              if (++reads > MAX_ATTEMPTS) {
+                throw unavailable(`GetObject: storage location "${this.location.name}" cut the object's body ${MAX_ATTEMPTS} times; try again later.`, where);
+              }
+              noteStorageRetry();
+              await backoff(reads - 1);
+              const rest = await this.getObject(key, { range: `bytes=${at}-${end - 1}`, ifMatch: first.etag });
+              if (rest?.status !== 206 || !rest.body) {
+                await rest?.body?.cancel();
+                throw unavailable(`GetObject: the object changed in storage location "${this.location.name}" while it was read; try again.`, where);
+              }
+              reader = rest.body.getReader();
+            }
+          }
+        },
+        cancel: (reason) => reader.cancel(reason),
+      }),
+    };
+  }
+
+  /** readObject collected into one buffer: callers ask only for what they will hold. */
+  async readBytes(key: string, range?: { start: number; end: number }): Promise<Uint8Array | null> {
+    const read = await this.readObject(key, range);
+    if (!read) return null;
+    const chunks: Uint8Array[] = [];
+    const reader = read.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+    return concat(chunks);
   }
 
   /** PutObject. A stream body needs its exact length and is never retried. */
@@ -303,10 +397,36 @@ export class S3Client {
   }
 
   /**
-   * CompleteMultipartUpload. Some stores (Ceph RGW) return an empty ETag in the result body and S3 can
-   * report a failure inside a 200, so the body is checked for <Error> and the ETag is not relied upon.
+   * CompleteMultipartUpload, safe to repeat after an unknown outcome. Some stores (Ceph RGW) return an
+   * empty ETag in the result body and S3 can report a failure inside a 200, so the body is checked
+   * for <Error> and the ETag is not relied upon.
+   *
+   * When the answer to a completion is lost (a cut, a timeout) the request is sent again; a store
+   * that finished the first one answers NoSuchUpload (S3, Ceph) or an error of its own (s3rver: 500).
+   * With `expected`, any failure is checked against the object now at the key: it is ours when its
+   * ETag is the multipart ETag of these parts (the MD5 of their MD5s, `-N`), or, for stores that
+   * compute ETags otherwise (s3rver, SSE-KMS), when its size is the expected size and it was written
+   * after the upload began. Keys of new bytes are never reused, so nothing older can pass for it.
+   * Otherwise the failure stands.
    */
-  async completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
+  async completeMultipartUpload(key: string, uploadId: string, parts: UploadedPart[], expected?: ExpectedObject): Promise<void> {
+    try {
+      await this.sendCompletion(key, uploadId, parts);
+    } catch (error) {
+      if (!expected || !(await this.isCompletedObject(key, parts, expected).catch(() => false))) throw error;
+    }
+  }
+
+  private async isCompletedObject(key: string, parts: UploadedPart[], expected: ExpectedObject): Promise<boolean> {
+    const object = await this.headObject(key);
+    if (!object) return false;
+    const etag = object.etag.replace(/"/g, '');
+    if (etag === (await multipartEtag(parts))) return true;
+    const written = object.lastModified?.getTime() ?? 0;
+    return object.size === expected.size && written >= expected.startedAt - CLOCK_SKEW_MS;
+  }
+
+  private async sendCompletion(key: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
     const body =
       '<CompleteMultipartUpload>' +
       parts.map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${encodeXml(p.etag)}</ETag></Part>`).join('') +
@@ -325,6 +445,31 @@ export class S3Client {
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
     await this.send({ operation: 'AbortMultipartUpload', method: 'DELETE', key, query: { uploadId }, accept: [404] });
+  }
+
+  /**
+   * One page of ListMultipartUploads under the location's root (keys relative to it). Stores without
+   * it (s3rver) answer STORAGE_ERROR with s3Code NotImplemented.
+   */
+  async listMultipartUploads(
+    marker: { keyMarker?: string; uploadIdMarker?: string } = {},
+  ): Promise<{ uploads: PendingUpload[]; next: { keyMarker: string; uploadIdMarker: string } | undefined }> {
+    const query: Record<string, string> = { uploads: '', prefix: this.fullKey('') };
+    if (!this.location.root) query.prefix = '';
+    if (marker.keyMarker) query['key-marker'] = this.fullKey(marker.keyMarker);
+    if (marker.uploadIdMarker) query['upload-id-marker'] = marker.uploadIdMarker;
+    const res = await this.send({ operation: 'ListMultipartUploads', method: 'GET', query });
+    const xml = await res.text();
+    const strip = (k: string) => (this.location.root ? k.slice(this.location.root.length + 1) : k);
+    const uploads = elements(xml, 'Upload').map((u) => ({
+      key: strip(text(u, 'Key') ?? ''),
+      uploadId: text(u, 'UploadId') ?? '',
+      initiated: date(text(u, 'Initiated')),
+    }));
+    const keyMarker = text(xml, 'NextKeyMarker');
+    const uploadIdMarker = text(xml, 'NextUploadIdMarker');
+    const truncated = text(xml, 'IsTruncated') === 'true' && keyMarker !== undefined;
+    return { uploads, next: truncated ? { keyMarker: strip(keyMarker), uploadIdMarker: uploadIdMarker ?? '' } : undefined };
   }
 
   /** ListParts, every page. */
@@ -391,6 +536,7 @@ export class S3Client {
         }
         const errorBody = await boundedText(res);
         if (!streamed && attempt < MAX_ATTEMPTS && (RETRY_STATUSES.has(res.status) || errorBody.includes('<Code>SlowDown</Code>'))) {
+          noteStorageRetry();
           await backoff(attempt);
           continue;
         }
@@ -399,6 +545,7 @@ export class S3Client {
         if (error instanceof AppError) throw error;
         if (dog.fired !== undefined) throw timeoutError(l, o.operation, dog.fired, dog.fired === firstWait ? firstVar : 'SOCKET_TIMEOUT');
         if (!streamed && attempt < MAX_ATTEMPTS) {
+          noteStorageRetry();
           await backoff(attempt);
           continue;
         }
@@ -427,6 +574,23 @@ function objectInfo(res: Response): ObjectInfo {
     lastModified: date(res.headers.get('last-modified') ?? undefined),
     contentType: res.headers.get('content-type') ?? undefined,
   };
+}
+
+/** The length of a 206 from its `Content-Range: bytes a-b/size`. */
+function rangeLength(contentRange: string | undefined): number {
+  const m = /bytes (\d+)-(\d+)\//.exec(contentRange ?? '');
+  return m ? Number(m[2]) - Number(m[1]) + 1 : 0;
+}
+
+/** S3's ETag of a multipart object: the MD5 of its parts' binary MD5s, then `-<parts>`. */
+async function multipartEtag(parts: UploadedPart[]): Promise<string | undefined> {
+  const digests: Uint8Array[] = [];
+  for (const p of parts) {
+    const h = p.etag.replace(/"/g, '');
+    if (!/^[0-9a-f]{32}$/i.test(h)) return undefined;
+    digests.push(Uint8Array.from(h.match(/../g) ?? [], (b) => Number.parseInt(b, 16)));
+  }
+  return `${hex(await crypto.subtle.digest('MD5', concat(digests)))}-${parts.length}`;
 }
 
 function date(value: string | undefined): Date | undefined {

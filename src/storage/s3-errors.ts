@@ -42,10 +42,22 @@ export function s3Error(location: StorageLocation, operation: string, response: 
     case 'SlowDown':
     case 'ServiceUnavailable':
     case 'InternalError':
-      return err('STORAGE_UNREACHABLE', `${operation}: ${where} is unavailable (${code}); try again later.`);
+      return unavailable(`${operation}: ${where} is unavailable (${code}) after ${MAX_ATTEMPTS_TEXT}; try again later.`, extensions);
     default:
+      if (response.status >= 500 || response.status === 429) {
+        return unavailable(`${operation}: ${where} answered ${response.status} ${code} after ${MAX_ATTEMPTS_TEXT}; try again later.`, extensions);
+      }
       return err('STORAGE_ERROR', `${operation}: ${where} answered ${response.status} ${code}.`);
   }
+}
+
+/** How many times a repeatable storage request is tried before its failure is reported. */
+export const MAX_ATTEMPTS = 4;
+const MAX_ATTEMPTS_TEXT = `${MAX_ATTEMPTS} attempts`;
+
+/** The store is failing for now (5xx, SlowDown, bodies cut): 503 with Retry-After. */
+export function unavailable(message: string, extensions: Record<string, unknown>): AppError {
+  return new AppError('STORAGE_UNAVAILABLE', message, { extensions });
 }
 
 /** HEAD answers carry no body: the status (and for a bucket-level HEAD, the operation) must tell. */

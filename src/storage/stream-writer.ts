@@ -7,6 +7,15 @@ export interface WriteOptions extends PutOptions {
   partSize: number;
   /** Refuse (413, nothing left behind) a stream longer than this. */
   maxSize?: number;
+  /** Told when a multipart upload starts, as each part is sent, and when it ends (see LiveUploads). */
+  track?: WriteTracking;
+}
+
+/** Keeps the record of live uploads true for one write, so the sweep leaves it alone while it runs. */
+export interface WriteTracking {
+  begin(uploadId: string): Promise<void>;
+  renew(): Promise<void>;
+  end(): Promise<void>;
 }
 
 export interface WriteResult {
@@ -19,8 +28,9 @@ export interface WriteResult {
  * Writes a stream of unknown length to `key` with bounded memory: one PutObject when the whole
  * stream fits in one part, otherwise a multipart upload of equal parts of P bytes (the last may be
  * shorter). At most two parts are held: the one uploading and the one filling. Uploads are buffered,
- * so a failed part is retried with the same bytes. On any failure the multipart upload is aborted
- * and nothing is left in the bucket.
+ * so a failed part is retried with the same bytes, and a completion whose answer was lost is sent
+ * again and checked. On any failure the multipart upload is aborted and nothing is left in the
+ * bucket (where the abort itself fails, the upload is left to the sweep: it is no longer tracked).
  */
 export async function writeStream(
   client: S3Client,
@@ -28,7 +38,7 @@ export async function writeStream(
   stream: ReadableStream<Uint8Array>,
   options: WriteOptions,
 ): Promise<WriteResult> {
-  const { partSize, maxSize, ...put } = options;
+  const { partSize, maxSize, track, ...put } = options;
   const parts = cutParts(stream, partSize);
   let size = 0;
   const take = async (): Promise<Uint8Array | undefined> => {
@@ -52,7 +62,9 @@ export async function writeStream(
       return { size, parts: 1 };
     }
 
+    const startedAt = Date.now();
     uploadId = await client.createMultipartUpload(key, put);
+    await track?.begin(uploadId);
     const done: UploadedPart[] = [];
     let inFlight: Promise<UploadedPart> | undefined;
     // One upload in flight while the next part fills: reading and sending overlap.
@@ -64,6 +76,7 @@ export async function writeStream(
       }
       inFlight = client.uploadPart(key, uploadId as string, number, bytes);
       inFlight.catch(() => {}); // awaited below; this only keeps the rejection from being reported as unhandled
+      await track?.renew();
     };
     await send(first);
     while (next !== undefined) {
@@ -71,11 +84,13 @@ export async function writeStream(
       next = await take();
     }
     if (inFlight) done.push(await inFlight);
-    await client.completeMultipartUpload(key, uploadId, done);
+    await client.completeMultipartUpload(key, uploadId, done, { size, startedAt });
     return { size, parts: done.length };
   } catch (error) {
     await parts.return(undefined);
     if (uploadId) await client.abortMultipartUpload(key, uploadId).catch(() => {});
     throw error;
+  } finally {
+    if (uploadId) await track?.end().catch(() => {});
   }
 }

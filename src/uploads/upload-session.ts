@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { getConfig } from '../config';
 import { FilesRepository } from '../db/files-repository';
+import { leaseRenewal, LiveUploadsRepository } from '../db/live-uploads-repository';
 import type { Bindings } from '../env';
 import { AppError } from '../errors/app-error';
 import { parseFileFields } from '../files/fields';
@@ -12,11 +13,13 @@ import {
   learnStored,
   originalKey,
   recordNewFile,
+  replacementKey,
   recordReplacement,
   requireFile,
 } from '../files/service';
 import { storageFor } from '../storage';
 import { concat, hex } from '../lib/bytes';
+import { log } from '../lib/log';
 import { PartCutter, partSizeFor } from '../storage/parts';
 import type { S3Client, UploadedPart } from '../storage/s3-client';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, tusError } from './tus-protocol';
@@ -80,6 +83,14 @@ interface State {
   type: string | undefined;
   key: string | undefined;
   s3UploadId: string | undefined;
+  /** When the multipart upload was created: a completion with a lost answer is checked against it. */
+  s3StartedAt?: number;
+  /** The object is complete in storage (only the record may be missing). */
+  assembled?: boolean;
+  /** The SHA-256 of the whole upload, once known. */
+  checksum?: string;
+  /** Until when the record of live uploads protects this upload's multipart upload and key. */
+  leaseUntil?: number;
   expirationMs: number;
   expiresAt: number;
   /** When a finished, terminated or expired upload is forgotten (then 404 instead of 410). */
@@ -304,8 +315,10 @@ export class UploadSession extends DurableObject<Bindings> {
           }
           await this.ensureKnown(state, headRows);
           if (!state.s3UploadId) {
+            state.s3StartedAt = Date.now();
             state.s3UploadId = await client.createMultipartUpload(state.key as string, { contentType: state.type as string });
             this.save(state); // durable at once, so that expiry can always abort it
+            await this.holdLease(state, true);
           }
           if (inFlight) uploaded.push(await inFlight);
           inFlight = client.uploadPart(state.key as string, state.s3UploadId, nextPart++, part);
@@ -346,6 +359,21 @@ export class UploadSession extends DurableObject<Bindings> {
     });
     if (this.hash) this.hash.hashed = state.offset;
     await this.ctx.storage.setAlarm(state.expiresAt);
+    if (state.s3UploadId) await this.holdLease(state);
+  }
+
+  /**
+   * Keeps this upload in the record of live uploads (D1) while it holds anything in storage, so the
+   * sweep leaves its multipart upload and key alone however long it runs. Written when the lease
+   * would end within one expiration window: at most one D1 write per window of activity. `force`
+   * writes at once (a new multipart upload id).
+   */
+  private async holdLease(state: State, force = false): Promise<void> {
+    const next = force ? Date.now() + 2 * state.expirationMs : leaseRenewal(state.leaseUntil, Date.now(), state.expirationMs);
+    if (next === undefined || !state.key) return;
+    await this.deps().live.track({ id: this.ctx.id.toString(), storage: state.storage, key: state.key, s3UploadId: state.s3UploadId ?? null, liveUntil: next });
+    state.leaseUntil = next;
+    this.save(state);
   }
 
   /** Upload-Length arriving for a deferred upload: set once, never below what is stored. */
@@ -375,31 +403,46 @@ export class UploadSession extends DurableObject<Bindings> {
       throw error;
     }
     state.type = type;
-    state.key = originalKey(state.fileId, ext);
+    state.key = state.replaces ? replacementKey(state.fileId, ext) : originalKey(state.fileId, ext);
   }
 
   /**
    * Completion: the held-back bytes become the last part (or, when the whole upload fits in one
    * part, a single PutObject); CompleteMultipartUpload; then the same file record as POST /files.
+   * Each step is recorded as it succeeds and every step is safe to repeat, so a completion cut at
+   * any point (a lost answer from storage, an evicted object) is finished by the next HEAD or PATCH
+   * without the client resending a byte.
    */
   private async complete(state: State): Promise<void> {
     await this.ensureKnown(state, []);
     const client = this.client(state);
     const key = state.key as string;
-    const rest = concat(this.rows('tail'));
-    if (!state.s3UploadId) {
-      await client.putObject(key, rest, { contentType: state.type as string, contentLength: rest.byteLength });
-    } else {
-      const parts = this.ctx.storage.sql
-        .exec<{ number: number; etag: string }>('SELECT number, etag FROM parts ORDER BY number')
-        .toArray()
-        .map((p) => ({ partNumber: p.number, etag: p.etag }));
-      if (rest.byteLength > 0 || parts.length === 0) parts.push(await client.uploadPart(key, state.s3UploadId, parts.length + 1, rest));
-      await client.completeMultipartUpload(key, state.s3UploadId, parts);
+    if (!state.assembled) {
+      const rest = concat(this.rows('tail'));
+      if (!state.s3UploadId) {
+        await this.holdLease(state, state.leaseUntil === undefined);
+        await client.putObject(key, rest, { contentType: state.type as string, contentLength: rest.byteLength });
+      } else {
+        const parts = this.ctx.storage.sql
+          .exec<{ number: number; etag: string; size: number }>('SELECT number, etag, size FROM parts ORDER BY number')
+          .toArray()
+          .map((p) => ({ partNumber: p.number, etag: p.etag, size: p.size }));
+        if (rest.byteLength > 0 || parts.length === 0) {
+          const last = await client.uploadPart(key, state.s3UploadId, parts.length + 1, rest);
+          this.ctx.storage.sql.exec('INSERT OR REPLACE INTO parts (number, etag, size) VALUES (?, ?, ?)', last.partNumber, last.etag, rest.byteLength);
+          parts.push({ ...last, size: rest.byteLength });
+        }
+        await client.completeMultipartUpload(key, state.s3UploadId, parts, { size: state.offset, startedAt: state.s3StartedAt ?? 0 });
+      }
+      state.assembled = true;
+      this.save(state);
     }
-    const checksum = await this.checksum(state, client);
+    if (state.checksum === undefined) {
+      state.checksum = await this.checksum(state, client);
+      this.save(state);
+    }
     const deps = this.deps();
-    const ingested = await learnStored(deps, client, { key, type: state.type as string, size: state.offset, checksum, head: concat(this.rows('head')) });
+    const ingested = await learnStored(deps, client, { key, type: state.type as string, size: state.offset, checksum: state.checksum, head: concat(this.rows('head')) });
     const fields = { ...(state.fields as Parameters<typeof recordNewFile>[4]) };
     // The folder was checked when the upload was created; deleted since, the file lands at the root,
     // as the files already in it did.
@@ -420,14 +463,32 @@ export class UploadSession extends DurableObject<Bindings> {
       return hex(digest);
     }
     this.hash = undefined;
-    const object = await client.getObject(state.key as string);
+    const object = await client.readObject(state.key as string);
     const stream = new crypto.DigestStream('SHA-256');
-    await object?.body?.pipeTo(stream);
+    const writer = stream.getWriter();
+    const reader = object?.body.getReader();
+    for (;;) {
+      const next = await reader?.read();
+      if (!next || next.done) break;
+      await writer.write(next.value);
+    }
+    await writer.close();
     return hex(await stream.digest);
   }
 
+  /**
+   * Ends an upload that will not complete: its multipart upload is aborted, and an object it
+   * assembled but never recorded is deleted (unless a record points to it after all). What cannot be
+   * removed now is left to the sweep, which this upload no longer holds back.
+   */
   private async discard(state: State, status: 'terminated' | 'expired'): Promise<void> {
-    if (state.s3UploadId && state.key) await this.client(state).abortMultipartUpload(state.key, state.s3UploadId).catch(() => {});
+    const client = this.client(state);
+    const leftOver = (error: Error) => log('warn', 'upload storage left for the sweep', { upload: this.ctx.id.toString(), key: state.key, reason: error.message });
+    if (state.s3UploadId && state.key) await client.abortMultipartUpload(state.key, state.s3UploadId).catch(leftOver);
+    if (state.assembled && state.key) {
+      const row = await this.deps().repo.get(state.fileId);
+      if (row?.filenameDisk !== state.key) await client.deleteObject(state.key).catch(leftOver);
+    }
     this.hash = undefined;
     await this.end(state, status, Date.now() + state.expirationMs);
   }
@@ -444,6 +505,8 @@ export class UploadSession extends DurableObject<Bindings> {
       this.save(state);
     });
     await this.ctx.storage.setAlarm(forgetAt);
+    // A lease that cannot be dropped now simply runs out.
+    if (state.leaseUntil !== undefined) await this.deps().live.forget(this.ctx.id.toString()).catch(() => {});
   }
 
   private startHash(): void {
@@ -491,12 +554,12 @@ export class UploadSession extends DurableObject<Bindings> {
   }
 
   private deps(): FilesDeps {
-    return { config: getConfig(this.env), repo: new FilesRepository(this.env.DB) };
+    return { config: getConfig(this.env), repo: new FilesRepository(this.env.DB), live: new LiveUploadsRepository(this.env.DB) };
   }
 
   private failure(error: unknown): Outcome<never> {
     if (error instanceof AppError) return fail(error);
-    console.error('upload session: unexpected error', error);
+    log('error', 'upload session: unexpected error', { upload: this.ctx.id.toString(), error: String(error) });
     return fail(new AppError('INTERNAL', 'The upload failed unexpectedly; HEAD tells how much was stored.'));
   }
 }

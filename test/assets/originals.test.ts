@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { contentDisposition, evaluateRange } from '../../src/assets/http';
-import app from '../../src/index';
+import { app } from '../../src/app';
 import { ADMIN_TOKEN, api, bytes, errorOf, type FileJson, sha256, testClient, uploadFile } from '../helpers';
 
 const data = bytes(5000, 41);

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import app from '../../src/index';
+import { app } from '../../src/app';
 import { ADMIN_TOKEN, api, bytes, errorOf, type FileJson, sha256 } from '../helpers';
 
 const payload = bytes(50_000, 31);

@@ -101,12 +101,19 @@ describe('GET/PATCH/DELETE /files/:id', () => {
     const res = await api(`/files/${file.id}`, { method: 'PATCH', body: form([{ name: 'photo.png', data: 'version two!', type: 'image/png' }], { title: 'Replaced' }) });
     expect(res.status, await res.clone().text()).toBe(200);
     const updated = ((await res.json()) as { data: FileJson }).data;
-    expect(updated).toMatchObject({ id: file.id, title: 'Replaced', filesize: '12', type: 'image/png', filename_disk: `${file.id}.png` });
+    expect(updated).toMatchObject({ id: file.id, title: 'Replaced', filesize: '12', type: 'image/png' });
+    // Written beside the old bytes, never over them: a replacement that fails leaves the file as it was.
+    expect(updated.filename_disk).toMatch(new RegExp(`^${file.id}\\.[0-9a-f]{8}\\.png$`));
     const asset = await api(`/assets/${file.id}`);
     expect(await asset.text()).toBe('version two!');
     expect(asset.headers.get('etag')).not.toBe(etag1);
     expect(await client.headObject(`generated/${file.id}/thumb.jpg`)).toBeNull();
     expect(await client.headObject(`${file.id}.jpg`)).toBeNull();
+    const again = await api(`/files/${file.id}`, { method: 'PATCH', body: form([{ name: 'photo.png', data: 'version three', type: 'image/png' }]) });
+    const third = ((await again.json()) as { data: FileJson }).data;
+    expect(third.filename_disk).not.toBe(updated.filename_disk);
+    expect(await client.headObject(updated.filename_disk)).toBeNull();
+    expect(await (await api(`/assets/${file.id}`)).text()).toBe('version three');
   });
 
   it('deletes the original, its derivatives and the record', async () => {

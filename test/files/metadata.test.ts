@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import app from '../../src/index';
+import { app } from '../../src/app';
 import { ADMIN_TOKEN, api, bytes, errorOf, type FileJson, fixture, form, sha256, testClient, uploadFile } from '../helpers';
 
 const client = testClient();

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import app from '../../src/index';
+import { app } from '../../src/app';
 import { ADMIN_TOKEN, api, errorOf, type FileJson, fixture, newToken, uploadFile } from '../helpers';
 
 const json = { 'content-type': 'application/json' };

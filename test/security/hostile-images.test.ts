@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import app from '../../src/index';
+import { app } from '../../src/app';
 import { readDimensions } from '../../src/images/dimensions';
 import { ADMIN_TOKEN, api, errorOf, type FileJson, fixture, form, testClient, uploadFile } from '../helpers';
 import {

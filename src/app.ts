@@ -1,0 +1,31 @@
+import { Hono } from 'hono';
+import type { AppEnv } from './env';
+import { notFound, onError } from './errors/on-error';
+import { config } from './middleware/config';
+import { cors } from './middleware/cors';
+import { requestId } from './middleware/request-id';
+import { requestLog } from './middleware/request-log';
+import { assetsRoutes } from './routes/assets';
+import { filesRoutes } from './routes/files';
+import { foldersRoutes } from './routes/folders';
+import { serverRoutes } from './routes/server';
+import { settingsRoutes } from './routes/settings';
+import { tokensRoutes } from './routes/tokens';
+import { tusRoutes } from './routes/tus';
+
+/** The HTTP API (src/index.ts is the Worker: this plus the scheduled sweep). */
+export const app = new Hono<AppEnv>();
+
+app.use(requestId());
+app.use(requestLog());
+app.use(config());
+app.use(cors());
+app.route('/server', serverRoutes);
+app.route('/files/tus', tusRoutes);
+app.route('/files', filesRoutes);
+app.route('/folders', foldersRoutes);
+app.route('/assets', assetsRoutes);
+app.route('/settings', settingsRoutes);
+app.route('/tokens', tokensRoutes);
+app.notFound(notFound);
+app.onError(onError);

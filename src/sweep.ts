@@ -1,0 +1,31 @@
+import { getConfig } from './config';
+import { FilesRepository } from './db/files-repository';
+import { LiveUploadsRepository } from './db/live-uploads-repository';
+import { SweepRepository } from './db/sweep-repository';
+import type { Bindings } from './env';
+import { type SweepReport, sweepLocation } from './files/sweep';
+import { log } from './lib/log';
+import { storageFor } from './storage';
+
+/** Listing pages per location per run: 20,000 keys, well inside a Cron invocation's limits. */
+const PAGES_PER_RUN = 20;
+
+/**
+ * One sweep run over every storage location: each reports what it removed in one structured log
+ * line; a location that fails is logged and the others still run.
+ */
+export async function sweepStorage(env: Bindings, now: number): Promise<SweepReport[]> {
+  const config = getConfig(env);
+  const deps = { files: new FilesRepository(env.DB), live: new LiveUploadsRepository(env.DB), positions: new SweepRepository(env.DB) };
+  const reports: SweepReport[] = [];
+  for (const name of config.locations.keys()) {
+    try {
+      const report = await sweepLocation(deps, storageFor(config, name), { now, graceMs: config.sweep.graceMs, maxPages: PAGES_PER_RUN });
+      log('info', 'sweep', { ...report });
+      reports.push(report);
+    } catch (error) {
+      log('error', 'sweep failed', { storage: name, error: (error as Error).message });
+    }
+  }
+  return reports;
+}
