@@ -23,8 +23,10 @@ export interface SweepOptions {
   now: number;
   /** Objects and multipart uploads younger than this are left alone (STORAGE_SWEEP_GRACE). */
   graceMs: number;
-  /** Listing pages (up to 1000 entries each) one run may read; the next run goes on from there. */
+  /** Listing pages one run may read; the next run goes on from there. */
   maxPages: number;
+  /** Entries a listing page asks for (S3's maximum, 1000, unless said otherwise). */
+  pageSize?: number;
 }
 
 /** What one run did in one storage location: the structured log line an operator reads. */
@@ -80,7 +82,7 @@ function sweepPage(deps: SweepDeps, client: S3Client, position: SweepPosition, o
     case 'objects':
       return sweepObjects(deps, client, position.cursor?.token, options, report);
     case 'generated':
-      return sweepGenerated(deps, client, position.cursor?.token, report);
+      return sweepGenerated(deps, client, position.cursor?.token, options, report);
     case 'multipart':
       return sweepMultipart(deps, client, position.cursor, options, report);
   }
@@ -89,7 +91,7 @@ function sweepPage(deps: SweepDeps, client: S3Client, position: SweepPosition, o
 async function sweepObjects(deps: SweepDeps, client: S3Client, token: string | undefined, o: SweepOptions, report: SweepReport): Promise<PageResult> {
   const storage = client.location.name;
   // With a delimiter, `generated/` and any folder of other software are one entry each, never walked.
-  const page = await client.listObjects({ delimiter: '/', ...(token ? { continuationToken: token } : {}) });
+  const page = await client.listObjects({ delimiter: '/', maxKeys: o.pageSize ?? 1000, ...(token ? { continuationToken: token } : {}) });
   const keys = page.objects.filter((obj) => OWN_KEY.test(obj.key) && (obj.lastModified?.getTime() ?? o.now) < o.now - o.graceMs).map((obj) => obj.key);
   const referenced = await deps.files.referencedKeys(storage, keys);
   const held = await deps.live.heldKeys(storage, keys, o.now);
@@ -99,8 +101,8 @@ async function sweepObjects(deps: SweepDeps, client: S3Client, token: string | u
   return { listed: page.objects.length, next: page.nextContinuationToken ? { token: page.nextContinuationToken } : undefined };
 }
 
-async function sweepGenerated(deps: SweepDeps, client: S3Client, token: string | undefined, report: SweepReport): Promise<PageResult> {
-  const page = await client.listObjects({ prefix: 'generated/', delimiter: '/', ...(token ? { continuationToken: token } : {}) });
+async function sweepGenerated(deps: SweepDeps, client: S3Client, token: string | undefined, o: SweepOptions, report: SweepReport): Promise<PageResult> {
+  const page = await client.listObjects({ prefix: 'generated/', delimiter: '/', maxKeys: o.pageSize ?? 1000, ...(token ? { continuationToken: token } : {}) });
   const ids = page.commonPrefixes.map((p) => GENERATED.exec(p)?.[1]).filter((id): id is string => id !== undefined);
   const existing = await deps.files.existingIds(ids);
   for (const id of ids.filter((i) => !existing.has(i))) {
