@@ -21,9 +21,13 @@ export class FilesRepository {
     this.db = drizzle(d1);
   }
 
-  async insert(row: NewFileRow): Promise<FileRow> {
-    const [inserted] = await this.db.insert(files).values(row).returning();
-    return inserted as FileRow;
+  /**
+   * Inserts `row` unless a file with its id exists; either way, the file with that id. So a record
+   * written by a completion whose answer was lost is found, not written twice.
+   */
+  async insertOnce(row: NewFileRow): Promise<FileRow> {
+    const [inserted] = await this.db.insert(files).values(row).onConflictDoNothing({ target: files.id }).returning();
+    return inserted ?? ((await this.get(row.id)) as FileRow);
   }
 
   async get(id: string): Promise<FileRow | undefined> {

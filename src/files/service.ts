@@ -72,7 +72,7 @@ export function replacementKey(id: string, ext: string | undefined): string {
  * allow-list says no), the body streams to the key (bounded memory, equal parts) through a SHA-256
  * tap, and the metadata is scraped from the head (plus one Range read if it runs longer). The key
  * comes from the id and the sniffed extension: a client's name never becomes a key, so `../../x`
- * cannot escape the root. If anything fails once the object is written, it is deleted again.
+ * cannot escape the root. If anything fails, whatever was written is deleted again.
  */
 async function ingest(deps: FilesDeps, client: S3Client, keyFor: (ext: string | undefined) => string, file: IncomingFile): Promise<Ingested> {
   const { files } = deps.config;
@@ -86,13 +86,16 @@ async function ingest(deps: FilesDeps, client: S3Client, keyFor: (ext: string | 
   }
   const key = keyFor(ext);
   const digest = new crypto.DigestStream('SHA-256');
-  const { size } = await writeStream(client, key, stream.pipeThrough(teeTo(digest)), {
-    partSize: client.location.tusChunkSize,
-    contentType: type,
-    track: trackWrite(deps, client, key),
-    ...(files.maxUploadSize === undefined ? {} : { maxSize: files.maxUploadSize }),
+  // The delete also covers a write whose last answer was lost: the object may exist all the same.
+  return removedOnFailure(client, key, async () => {
+    const { size } = await writeStream(client, key, stream.pipeThrough(teeTo(digest)), {
+      partSize: client.location.tusChunkSize,
+      contentType: type,
+      track: trackWrite(deps, client, key),
+      ...(files.maxUploadSize === undefined ? {} : { maxSize: files.maxUploadSize }),
+    });
+    return learnStored(deps, client, { key, type, size, checksum: hex(await digest.digest), head });
   });
-  return removedOnFailure(client, key, async () => learnStored(deps, client, { key, type, size, checksum: hex(await digest.digest), head }));
 }
 
 /** Streamed writes hold their lease for an hour at a time while parts keep going. */
@@ -201,9 +204,7 @@ export async function recordNewFile(
 ): Promise<FileRow> {
   const { filenameDownload } = fields;
   const now = new Date().toISOString();
-  const existing = await deps.repo.get(id);
-  if (existing) return existing;
-  return deps.repo.insert({
+  return deps.repo.insertOnce({
     ...fields,
     ...learned(ingested, fields),
     id,

@@ -427,7 +427,9 @@ export class UploadSession extends DurableObject<Bindings> {
           .exec<{ number: number; etag: string; size: number }>('SELECT number, etag, size FROM parts ORDER BY number')
           .toArray()
           .map((p) => ({ partNumber: p.number, etag: p.etag, size: p.size }));
-        if (rest.byteLength > 0 || parts.length === 0) {
+        // The last part may be in already: a completion that failed after sending it is resumed.
+        const sent = parts.reduce((n, p) => n + p.size, 0);
+        if (sent < state.offset || parts.length === 0) {
           const last = await client.uploadPart(key, state.s3UploadId, parts.length + 1, rest);
           this.ctx.storage.sql.exec('INSERT OR REPLACE INTO parts (number, etag, size) VALUES (?, ?, ?)', last.partNumber, last.etag, rest.byteLength);
           parts.push({ ...last, size: rest.byteLength });

@@ -28,7 +28,7 @@ async function put(client: S3Client, ...keys: string[]): Promise<void> {
 }
 
 async function record(storage: string, key: string, fileId = id()): Promise<string> {
-  await files.insert({ id: fileId, storage, filenameDisk: key, filenameDownload: key, filesize: 3 });
+  await files.insertOnce({ id: fileId, storage, filenameDisk: key, filenameDownload: key, filesize: 3 });
   return fileId;
 }
 
@@ -113,7 +113,8 @@ describe('the storage sweep', () => {
       const report = await sweepLocation(deps, client, { now: Date.now() + 60_000, graceMs: 0, maxPages: 100 });
 
       expect(report.abortedUploads).toEqual([{ key: unowned, uploadId: ids[unowned] }]);
-      await expect(client.listParts(unowned, ids[unowned] as string)).rejects.toMatchObject({ extensions: { s3Code: 'NoSuchUpload' } });
+      // NoSuchUpload (S3) or NoSuchKey (Ceph RGW): either way, gone.
+      await expect(client.listParts(unowned, ids[unowned] as string)).rejects.toMatchObject({ code: 'STORAGE_OBJECT_NOT_FOUND' });
       expect(await client.listParts(owned, ids[owned] as string)).toHaveLength(1);
       expect(await client.listParts(foreign, ids[foreign] as string)).toHaveLength(1);
       for (const key of [owned, foreign]) await client.abortMultipartUpload(key, ids[key] as string);
