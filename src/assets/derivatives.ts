@@ -8,7 +8,7 @@ import { transformImage } from '../images/pipeline';
 import { CONTENT_TYPES, canonical, type Transform } from '../images/transform';
 import { storageFor } from '../storage';
 import { contentDisposition, evaluateConditionals } from './http';
-import { cacheControl, validatorsOf } from './serve';
+import { cacheControl, type ServeOptions, validatorsOf } from './serve';
 
 /** Types the pipeline decodes; others are served as they are, as Directus does. */
 export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
@@ -16,7 +16,7 @@ export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'i
 /** A source larger than this is not fetched into memory to be decoded. */
 const MAX_SOURCE_BYTES = 48 * 1024 * 1024;
 /** Derivatives up to this size are kept in the edge cache too. */
-const EDGE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+export const EDGE_DERIVATIVE_MAX_BYTES = 16 * 1024 * 1024;
 const HEADER_BYTES = 256 * 1024;
 /** Sources up to this size are read in one request; larger ones have their header checked first. */
 const SINGLE_READ_BYTES = 8 * 1024 * 1024;
@@ -24,15 +24,10 @@ const SINGLE_READ_BYTES = 8 * 1024 * 1024;
 /** Identical misses in this isolate share one generation. */
 const inFlight = new Map<string, Promise<{ body: Uint8Array; contentType: string; from: 'storage' | 'generated'; timing: string }>>();
 
-export interface DerivativeOptions {
-  download: boolean;
-  filename: string | undefined;
-  private: boolean;
-  maxAge?: number;
-  headers: Headers;
-  method: string;
-  origin: string;
+export interface DerivativeOptions extends ServeOptions {
   waitUntil: (promise: Promise<unknown>) => void;
+  /** Given a rendered (or stored) derivative's bytes and headers, to keep it in the edge cache. */
+  keep?: (body: Uint8Array, headers: Headers) => void;
   /**
    * For an ad-hoc transform: the budget of ASSETS_TRANSFORM_MAX_VARIANTS. `reserve` takes the
    * derivative's hash before it is rendered (false when the file has no room left); `release` gives
@@ -41,39 +36,49 @@ export interface DerivativeOptions {
   variants?: { reserve(hash: string): Promise<boolean>; release(hash: string): Promise<void> };
 }
 
+/** What a derivative is, for its answer: wherever its bytes come from, the same headers. */
+export interface DerivativeInfo {
+  etag: string;
+  contentType: string;
+  /** The download name, before the derivative's extension replaces its own. */
+  name: string;
+  /** `format=auto`: the answer varies with Accept. */
+  varies: boolean;
+  lastModified: Date | undefined;
+}
+
 /**
- * Serves a transformed image from the first level that has it: the edge cache, then the
- * `generated/<id>/<hash>.<ext>` object in storage, then a fresh render (written to `generated/`
- * and put into the edge cache after the response). The key and the ETag both carry the source's
- * version (its SHA-256), so after a replacement no level can answer with the old image.
+ * The headers of a derivative's answer, and the answer itself when the request's conditionals
+ * settle it (304, 412) before any byte is needed.
+ */
+export function derivativeAnswer(config: Config, d: DerivativeInfo, o: ServeOptions): { headers: Headers; settled?: Response } {
+  const ext = Object.entries(CONTENT_TYPES).find(([, type]) => type === d.contentType)?.[0] ?? 'bin';
+  const headers = new Headers({
+    ETag: d.etag,
+    'Cache-Control': cacheControl(config, o),
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Type': d.contentType,
+    'Content-Disposition': contentDisposition(o.download ? 'attachment' : 'inline', `${(o.filename ?? d.name).replace(/\.[^./]*$/, '')}.${ext}`),
+  });
+  if (d.varies) headers.set('Vary', 'Accept');
+  const outcome = evaluateConditionals(o.headers, o.method, { etag: d.etag, lastModified: d.lastModified ?? new Date(0) });
+  if (outcome === 'proceed') return { headers };
+  return { headers, settled: new Response(null, { status: outcome === 'not-modified' ? 304 : 412, headers }) };
+}
+
+/**
+ * Serves a transformed image from the first level that has it: the `generated/<id>/<hash>.<ext>`
+ * object in storage, then a fresh render (written to `generated/` after the response). The key and
+ * the ETag both carry the source's version (its SHA-256), so after a replacement no level can answer
+ * with the old image. (The edge cache sits in front of this, in serve-asset.ts.)
  */
 export async function serveDerivative(config: Config, row: FileRow, t: Transform, o: DerivativeOptions): Promise<Response> {
   const version = validatorsOf(row).etag.slice(1, -1);
   const spec = canonical(t);
   const hash = hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${version}\n${spec}`))).slice(0, 32);
-  const etag = `"${hash}"`;
-  const name = (o.filename ?? row.filenameDownload).replace(/\.[^./]*$/, '') + `.${t.format}`;
-  const headers = new Headers({
-    ETag: etag,
-    'Cache-Control': cacheControl(config, o),
-    'X-Content-Type-Options': 'nosniff',
-    'Content-Type': CONTENT_TYPES[t.format],
-    'Content-Disposition': contentDisposition(o.download ? 'attachment' : 'inline', name),
-  });
-  if (t.auto) headers.set('Vary', 'Accept');
-
-  const outcome = evaluateConditionals(o.headers, o.method, { etag, lastModified: new Date(row.uploadedOn ?? row.createdOn) });
-  if (outcome === 'not-modified') return new Response(null, { status: 304, headers });
-  if (outcome === 'precondition-failed') return new Response(null, { status: 412, headers });
-
-  const cacheKey = new Request(`${o.origin}/__derivatives/${row.id}/${hash}.${t.format}`);
-  const cache = caches.default;
-  const cached = await cache.match(cacheKey);
-  if (cached) {
-    headers.set('X-Cache', 'HIT-EDGE');
-    headers.set('Server-Timing', 'edge');
-    return new Response(o.method === 'HEAD' ? null : cached.body, { status: 200, headers });
-  }
+  const info = { etag: `"${hash}"`, contentType: CONTENT_TYPES[t.format], name: row.filenameDownload, varies: t.auto, lastModified: new Date(row.uploadedOn ?? row.createdOn) };
+  const { headers, settled } = derivativeAnswer(config, info, o);
+  if (settled) return settled;
 
   const key = `${derivativesPrefix(row.id)}${hash}.${t.format}`;
   let flight = inFlight.get(key);
@@ -88,10 +93,8 @@ export async function serveDerivative(config: Config, row: FileRow, t: Transform
   // Workers' clock only moves across I/O, so these are coarse; they still show where a miss went.
   headers.set('Server-Timing', result.timing);
   headers.set('Content-Length', String(result.body.byteLength));
-  if (result.body.byteLength <= EDGE_CACHE_MAX_BYTES) {
-    const stored = new Headers(headers);
-    stored.delete('X-Cache');
-    o.waitUntil(cache.put(cacheKey, new Response(result.body, { headers: stored })));
+  if (result.body.byteLength <= EDGE_DERIVATIVE_MAX_BYTES && o.keep) {
+    o.keep(result.body, new Headers({ ETag: info.etag, 'Content-Type': info.contentType, 'Content-Length': String(result.body.byteLength) }));
   }
   return new Response(o.method === 'HEAD' ? null : result.body, { status: 200, headers });
 }

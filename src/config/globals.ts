@@ -39,6 +39,14 @@ export interface GlobalSettings {
     cacheTtlSeconds: number;
     contentSecurityPolicy: string;
   };
+  edge: {
+    /** Originals up to this many bytes are kept in the edge cache too (ASSETS_EDGE_CACHE_MAX_SIZE; 0: none). */
+    originalMaxSize: number;
+    /** An edge entry older than this is checked against its record before it is served again. */
+    revalidateMs: number;
+    /** Cloudflare's purge API, when both are set: a change is purged everywhere at once, by Cache-Tag. */
+    purge: { zoneId: string; apiToken: string } | undefined;
+  };
   sweep: {
     /** Objects and multipart uploads younger than this are never swept (STORAGE_SWEEP_GRACE). */
     graceMs: number;
@@ -129,6 +137,10 @@ const schema = z.object({
     "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox",
   ),
   STORAGE_SWEEP_GRACE: z._default(duration, 3600),
+  ASSETS_EDGE_CACHE_MAX_SIZE: z._default(byteSize, 32 * 1024 * 1024),
+  ASSETS_EDGE_REVALIDATE: z._default(duration, 60),
+  CLOUDFLARE_ZONE_ID: z.optional(z.string().check(z.regex(/^[0-9a-f]{32}$/, { error: 'expected the 32-hex-digit zone id from the dashboard' }))),
+  CLOUDFLARE_API_TOKEN: z.optional(z.string().check(z.minLength(20, { error: 'expected an API token with the Cache Purge permission' }))),
   CORS_ENABLED: z._default(bool, false),
   CORS_ORIGIN: z._default(
     z.string().check(
@@ -177,6 +189,11 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         signingKeys: v.ASSETS_SIGNING_KEY,
         signedTransforms: v.ASSETS_SIGNED_TRANSFORMS, cacheTtlSeconds: v.ASSETS_CACHE_TTL, contentSecurityPolicy: v.ASSETS_CONTENT_SECURITY_POLICY },
       sweep: { graceMs: v.STORAGE_SWEEP_GRACE * 1000 },
+      edge: {
+        originalMaxSize: v.ASSETS_EDGE_CACHE_MAX_SIZE,
+        revalidateMs: v.ASSETS_EDGE_REVALIDATE * 1000,
+        purge: v.CLOUDFLARE_ZONE_ID && v.CLOUDFLARE_API_TOKEN ? { zoneId: v.CLOUDFLARE_ZONE_ID, apiToken: v.CLOUDFLARE_API_TOKEN } : undefined,
+      },
       cors: {
         enabled: v.CORS_ENABLED,
         origin: origin === 'true' || origin === '*' ? true : origin === 'false' || origin === '' ? false : origin.split(',').map((o) => o.trim()),

@@ -133,7 +133,23 @@ export function resolveTransform(params: URLSearchParams, ctx: TransformContext)
  */
 export function autoFormat(accept: string | null, sourceType: string): OutputFormat {
   if (sourceType === 'image/jpeg') return 'jpg';
-  return accept && /(^|,)\s*image\/webp\s*(;|,|$)/i.test(accept) ? 'webp' : 'png';
+  return acceptsWebp(accept) ? 'webp' : 'png';
+}
+
+function acceptsWebp(accept: string | null): boolean {
+  return accept !== null && /(^|,)\s*image\/webp\s*(;|,|$)/i.test(accept);
+}
+
+/**
+ * What a request asks for, as an edge-cache variant, known before its file's record is read: the
+ * transform parameters as sent (sorted), the whitelist's version (a settings change makes new keys,
+ * so a variant made under `all` is never served from the cache after a switch to `presets`) and
+ * whether Accept takes WebP (what `format=auto` turns on). `original` for no transform at all.
+ */
+export function requestVariant(params: URLSearchParams, settingsVersion: string, accept: string | null): string {
+  if (!wantsTransform(params)) return 'original';
+  const sent = TRANSFORM_PARAMS.filter((p) => params.has(p)).map((p) => `${p}=${params.get(p)}`);
+  return `${sent.sort().join('&')}|s=${settingsVersion}|webp=${acceptsWebp(accept) ? 1 : 0}`;
 }
 
 /** The canonical string of a transform: one spelling per result, for cache keys and ETags. */

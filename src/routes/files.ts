@@ -14,6 +14,7 @@ import { createFile, deleteFile, type FilesDeps, newPrivateHash, replaceFile, re
 import { assertMayDo, hiddenFields } from '../auth/policy';
 import { dict, assertSafeKey } from '../lib/safe-keys';
 import { principal, requireAct } from '../middleware/auth';
+import { forgetAtEdge } from './assets';
 import { keysBody, listEnvelope } from './directus-shapes';
 import { jsonBody } from './json-body';
 
@@ -126,17 +127,22 @@ filesRoutes.patch('/:id', async (c) => {
       if (row) throw new AppError('INVALID_PAYLOAD', 'Replace a file with exactly one file part.');
       row = await replaceFile(d, id, file, parseFileFields(form, { allowStorage: false, fromForm: true }).fields);
     });
+    await forgetAtEdge(c, id);
     return c.json({ data: project(row as FileRow, await hiddenFor(c)) });
   }
   const body = await jsonBody(c);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('INVALID_PAYLOAD', 'Send an object of fields to change.');
   const { fields } = parseFileFields(body as Record<string, unknown>, { allowStorage: false });
   const row = await updateFileFields(d, id, fields as Partial<FileFieldsPatch>);
+  await forgetAtEdge(c, row.id);
   return c.json({ data: project(row, await hiddenFor(c)) });
 });
 
 filesRoutes.delete('/:id', requireAct('delete'), async (c) => {
-  await deleteFile(deps(c), c.req.param('id'));
+  const d = deps(c);
+  const { id } = await requireFile(d, c.req.param('id'));
+  await deleteFile(d, id);
+  await forgetAtEdge(c, id);
   return c.body(null, 204);
 });
 
@@ -145,7 +151,10 @@ filesRoutes.delete('/', requireAct('delete'), async (c) => {
   const keys = await keysBody(c);
   const d = deps(c);
   for (const id of keys) await requireFile(d, id);
-  for (const id of keys) await deleteFile(d, id);
+  for (const id of keys) {
+    await deleteFile(d, id);
+    await forgetAtEdge(c, id);
+  }
   return c.body(null, 204);
 });
 
@@ -154,6 +163,7 @@ filesRoutes.post('/:id/rotate-hash', requireAct('rotateHash'), async (c) => {
   const d = deps(c);
   const row = await requireFile(d, c.req.param('id'));
   const updated = await updateFileFields(d, row.id, { privateHash: newPrivateHash() });
+  await forgetAtEdge(c, row.id);
   return c.json({ data: project(updated, await hiddenFor(c)) });
 });
 

@@ -1,6 +1,7 @@
 import { type Context, Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env';
+import { forgetAtEdge } from './assets';
 import { AppError } from '../errors/app-error';
 import { hex } from '../lib/bytes';
 import { assertMayDo } from '../auth/policy';
@@ -72,6 +73,13 @@ function unwrap<T>(outcome: Outcome<T>): T {
   return outcome.value;
 }
 
+/** An upload's answer; one that just replaced a file's bytes also retires the file's edge copies. */
+async function settled(c: Context<AppEnv>, outcome: Outcome<UploadInfo>): Promise<UploadInfo> {
+  const info = unwrap(outcome);
+  if (info.replaced && info.fileId) await forgetAtEdge(c, info.fileId);
+  return info;
+}
+
 function uploadHeaders(info: UploadInfo): Record<string, string> {
   const h: Record<string, string> = {
     'Upload-Offset': String(info.offset),
@@ -99,7 +107,8 @@ tusRoutes.post('/', async (c) => {
   const id = c.env.UPLOADS.newUniqueId();
   const stub = c.env.UPLOADS.get(id);
   const who = await owner(c);
-  let info = unwrap(
+  let info = await settled(
+    c,
     await stub.create({
       owner: who,
       length,
@@ -111,14 +120,14 @@ tusRoutes.post('/', async (c) => {
     }),
   );
   const hasBody = c.req.header('content-type')?.toLowerCase() === OFFSET_CONTENT_TYPE && c.req.raw.body;
-  if (hasBody) info = unwrap(await stub.append({ owner: who, offset: 0, ...bodyInput(headers) }, c.req.raw.body));
+  if (hasBody) info = await settled(c, await stub.append({ owner: who, offset: 0, ...bodyInput(headers) }, c.req.raw.body));
   const location = new URL(`${c.req.path.replace(/\/$/, '')}/${id.toString()}`, c.req.url).toString();
   return c.body(null, 201, { Location: location, ...uploadHeaders(info) });
 });
 
 /** HEAD (Hono routes HEAD to GET handlers and drops the body). */
 tusRoutes.get('/:id', async (c) => {
-  const info = unwrap(await session(c, c.req.param('id')).head(await owner(c)));
+  const info = await settled(c, await session(c, c.req.param('id')).head(await owner(c)));
   const h = uploadHeaders(info);
   if (info.length !== undefined) h['Upload-Length'] = String(info.length);
   else h['Upload-Defer-Length'] = '1';
@@ -141,7 +150,7 @@ tusRoutes.patch('/:id', async (c) => {
   if (offset === undefined) throw tusError(400, 'Upload-Offset is required.');
   const length = integerHeader(headers, 'upload-length');
   const input = { owner: await owner(c), offset, ...(length === undefined ? {} : { length }), ...bodyInput(headers) };
-  const info = unwrap(await session(c, c.req.param('id')).append(input, c.req.raw.body));
+  const info = await settled(c, await session(c, c.req.param('id')).append(input, c.req.raw.body));
   return c.body(null, 204, uploadHeaders(info));
 });
 

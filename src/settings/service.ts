@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import type { AssetPreset } from '../db/schema';
 import { type AssetSettings, SettingsRepository } from '../db/settings-repository';
 import { AppError } from '../errors/app-error';
+import { hex } from '../lib/bytes';
 
 /**
  * How long an isolate may keep the whitelist it read: a PATCH /settings is seen by every isolate
@@ -9,13 +10,23 @@ import { AppError } from '../errors/app-error';
  */
 export const SETTINGS_TTL_MS = 5000;
 
-let cached: { value: AssetSettings; at: number; db: D1Database } | undefined;
+let cached: { value: AssetSettings; version: Promise<string>; at: number; db: D1Database } | undefined;
+
+function remember(value: AssetSettings, db: D1Database): AssetSettings {
+  const version = crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(value))).then((d) => hex(d).slice(0, 16));
+  cached = { value, version, at: Date.now(), db };
+  return value;
+}
 
 export async function assetSettings(db: D1Database): Promise<AssetSettings> {
   if (cached && cached.db === db && Date.now() - cached.at < SETTINGS_TTL_MS) return cached.value;
-  const value = await new SettingsRepository(db).get();
-  cached = { value, at: Date.now(), db };
-  return value;
+  return remember(await new SettingsRepository(db).get(), db);
+}
+
+/** A short hash of the whitelist in force (as memoised): part of every edge key of a transform. */
+export async function assetSettingsVersion(db: D1Database): Promise<string> {
+  await assetSettings(db);
+  return (cached as NonNullable<typeof cached>).version;
 }
 
 const preset = z.strictObject({
@@ -55,6 +66,5 @@ export async function updateAssetSettings(db: D1Database, body: unknown, maxDime
     storage_asset_transform: parsed.data.storage_asset_transform ?? current.storage_asset_transform,
     storage_asset_presets: presets,
   });
-  cached = { value, at: Date.now(), db };
-  return value;
+  return remember(value, db);
 }

@@ -37,6 +37,8 @@ export interface UploadInfo {
   metadataHeader: string;
   expiresAt: number;
   fileId: string | undefined;
+  /** This very request completed the replacement of `fileId`'s bytes (its edge copies must go). */
+  replaced?: boolean;
 }
 
 /** An RPC answer: errors cross the RPC boundary as data, so status and code survive. */
@@ -179,7 +181,7 @@ export class UploadSession extends DurableObject<Bindings> {
       this.save(state);
       await this.ctx.storage.setAlarm(state.expiresAt);
       if (state.length === 0) await this.complete(state);
-      return { ok: true, value: this.info(state) };
+      return { ok: true, value: this.info(state, state.status === 'completed') };
     } catch (error) {
       return this.failure(error);
     }
@@ -196,6 +198,7 @@ export class UploadSession extends DurableObject<Bindings> {
         } finally {
           this.busy = false;
         }
+        return { ok: true, value: this.info(state, true) };
       }
       return { ok: true, value: this.info(state) };
     } catch (error) {
@@ -222,7 +225,10 @@ export class UploadSession extends DurableObject<Bindings> {
         throw tusError(413, `This request would pass the upload's ${state.length !== undefined ? 'length' : 'maximum size'} of ${limit} bytes.`);
       }
       if (body) await this.receive(state, input, body);
-      if (state.length !== undefined && state.offset === state.length) await this.complete(state);
+      if (state.length !== undefined && state.offset === state.length) {
+        await this.complete(state);
+        return { ok: true, value: this.info(state, true) };
+      }
       return { ok: true, value: this.info(state) };
     } catch (error) {
       await body?.cancel().catch(() => {});
@@ -525,13 +531,14 @@ export class UploadSession extends DurableObject<Bindings> {
     return state;
   }
 
-  private info(state: State): UploadInfo {
+  private info(state: State, completedNow = false): UploadInfo {
     return {
       offset: state.offset,
       length: state.length,
       metadataHeader: state.metadataHeader,
       expiresAt: state.expiresAt,
       fileId: state.status === 'completed' ? state.fileId : undefined,
+      replaced: completedNow && state.replaces,
     };
   }
 
