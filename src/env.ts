@@ -13,5 +13,6 @@ export interface Bindings {
 export interface AppEnv {
   Bindings: Bindings;
   /** `principal`: undefined until looked up, null for a request without a token. */
-  Variables: { config: Config; requestId: string; principal: Principal | null | undefined };
+  /** `db`: this request's D1 session (src/middleware/d1-session.ts). */
+  Variables: { config: Config; requestId: string; principal: Principal | null | undefined; db: D1Database };
 }

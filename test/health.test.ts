@@ -30,7 +30,10 @@ describe('GET /server/health', () => {
   });
 
   it('answers 503 naming the database check when D1 fails', async () => {
-    const failingDb = { prepare: () => ({ first: () => Promise.reject(new Error('D1_ERROR: database unavailable')) }) };
+    const failingDb = {
+      prepare: () => ({ first: () => Promise.reject(new Error('D1_ERROR: database unavailable')) }),
+      withSession: () => ({ ...failingDb, getBookmark: () => null }),
+    };
     const res = await app.request('/server/health', {}, { ...env, DB: failingDb });
     expect(res.status).toBe(503);
     const body = (await res.json()) as { checks: Record<string, { status: string }> };

@@ -17,6 +17,8 @@ export interface FilesDeps {
   config: Config;
   repo: FilesRepository;
   live: LiveUploadsRepository;
+  /** Where a record the repository (a read replica) does not have is looked for before a 404. */
+  primary?: FilesRepository;
 }
 
 /** Bytes to store: a stream of unknown length plus what the client said about it. */
@@ -313,11 +315,13 @@ export async function assertFolder(deps: FilesDeps, fields: Partial<FileFieldsPa
 
 /** A file by its private hash (capability URLs); undefined when no file has it. */
 export async function fileByPrivateHash(deps: FilesDeps, hash: string): Promise<FileRow | undefined> {
-  return /^[A-Za-z0-9_-]{22}$/.test(hash) ? deps.repo.getByPrivateHash(hash) : undefined;
+  if (!/^[A-Za-z0-9_-]{22}$/.test(hash)) return undefined;
+  return (await deps.repo.getByPrivateHash(hash)) ?? deps.primary?.getByPrivateHash(hash);
 }
 
+/** A file by id; a replica that does not have it yet (just created elsewhere) is not the last word. */
 export async function requireFile(deps: FilesDeps, id: string): Promise<FileRow> {
-  const row = isUuid(id) ? await deps.repo.get(id) : undefined;
+  const row = isUuid(id) ? ((await deps.repo.get(id)) ?? (await deps.primary?.get(id))) : undefined;
   if (!row) throw notFound(id);
   return row;
 }

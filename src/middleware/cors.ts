@@ -1,6 +1,7 @@
 import { cors as honoCors } from 'hono/cors';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env';
+import { BOOKMARK_HEADER } from './d1-session';
 import { TUS_EXPOSED_HEADERS } from '../uploads/tus-protocol';
 
 /** What browser TUS clients (tus-js-client, Uppy) send. */
@@ -22,8 +23,8 @@ export function cors() {
     return honoCors({
       origin: (origin) => (allowed === true ? (WEB_ORIGIN.test(origin) ? origin : null) : allowed === false ? null : allowed.includes(origin) ? origin : null),
       allowMethods: settings.methods,
-      allowHeaders: [...settings.allowedHeaders, ...TUS_REQUEST_HEADERS],
-      exposeHeaders: [...settings.exposedHeaders, 'X-Request-Id', ...TUS_EXPOSED_HEADERS],
+      allowHeaders: [...settings.allowedHeaders, ...TUS_REQUEST_HEADERS, BOOKMARK_HEADER],
+      exposeHeaders: [...settings.exposedHeaders, 'X-Request-Id', BOOKMARK_HEADER, ...TUS_EXPOSED_HEADERS],
       credentials: settings.credentials,
       maxAge: settings.maxAge,
     })(c, next);

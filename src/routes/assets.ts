@@ -4,7 +4,9 @@ import { serveAsset } from '../assets/serve-asset';
 import { FilesRepository } from '../db/files-repository';
 import { LiveUploadsRepository } from '../db/live-uploads-repository';
 import type { AppEnv } from '../env';
+import type { FilesDeps } from '../files/service';
 import { principal } from '../middleware/auth';
+import { primary } from '../middleware/d1-session';
 
 export const assetsRoutes = new Hono<AppEnv>();
 
@@ -29,11 +31,17 @@ export function forgetAtEdge(c: Context<AppEnv>, fileId: string): Promise<void> 
   return new EdgeCache(c.get('config')).invalidate(fileId, (p) => waitUntil(c, p));
 }
 
+/** The files domain's dependencies for a request: its D1 session, and the primary to fall back on. */
+export function filesDeps(c: Context<AppEnv>): FilesDeps {
+  const db = c.get('db');
+  return { config: c.get('config'), repo: new FilesRepository(db), live: new LiveUploadsRepository(c.env.DB), primary: new FilesRepository(primary(c.env.DB)) };
+}
+
 function serve(c: Context<AppEnv>): Promise<Response> {
   const config = c.get('config');
   return serveAsset({
     config,
-    deps: { config, repo: new FilesRepository(c.env.DB), live: new LiveUploadsRepository(c.env.DB) },
+    deps: filesDeps(c),
     db: c.env.DB,
     url: new URL(c.req.url),
     method: c.req.method,

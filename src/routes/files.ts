@@ -1,6 +1,5 @@
 import { type Context, Hono } from 'hono';
 import { FilesRepository } from '../db/files-repository';
-import { LiveUploadsRepository } from '../db/live-uploads-repository';
 import type { FileRow } from '../db/schema';
 import type { AppEnv } from '../env';
 import { AppError } from '../errors/app-error';
@@ -14,14 +13,14 @@ import { createFile, deleteFile, type FilesDeps, newPrivateHash, replaceFile, re
 import { assertMayDo, hiddenFields } from '../auth/policy';
 import { dict, assertSafeKey } from '../lib/safe-keys';
 import { principal, requireAct } from '../middleware/auth';
-import { forgetAtEdge } from './assets';
+import { filesDeps, forgetAtEdge } from './assets';
 import { keysBody, listEnvelope } from './directus-shapes';
 import { jsonBody } from './json-body';
 
 export const filesRoutes = new Hono<AppEnv>();
 
 function deps(c: Context<AppEnv>): FilesDeps {
-  return { config: c.get('config'), repo: new FilesRepository(c.env.DB), live: new LiveUploadsRepository(c.env.DB) };
+  return filesDeps(c);
 }
 
 /** The record as the caller may see it: only `fields` when given, never a field its scope hides. */
@@ -102,7 +101,7 @@ filesRoutes.post('/import', requireAct('create'), async (c) => {
 filesRoutes.get('/', requireAct('read'), async (c) => {
   const hidden = await hiddenFor(c);
   const query = parseFileQuery(new URL(c.req.url).searchParams, hidden);
-  const result = await new FilesRepository(c.env.DB).list(query);
+  const result = await new FilesRepository(c.get('db')).list(query);
   const data = result.rows.map((r) => project(r, hidden, query.fields));
   return c.json(listEnvelope(data, result));
 });

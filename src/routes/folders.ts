@@ -12,7 +12,7 @@ import type { FolderRow } from '../db/schema';
 /** Directus's `/folders`: the tree files are organised in. */
 export const foldersRoutes = new Hono<AppEnv>();
 
-const repo = (c: Context<AppEnv>) => new FoldersRepository(c.env.DB);
+const repo = (c: Context<AppEnv>) => new FoldersRepository(c.get('db'));
 
 function project(row: FolderRow, fields: FolderField[] | undefined) {
   const record = toFolderRecord(row);

@@ -130,7 +130,7 @@ describe('a change stops the old answer at once in this location', () => {
 describe('everywhere else: entries are checked against their record past ASSETS_EDGE_REVALIDATE', () => {
   // Another location never saw the tombstone: what it holds is changed behind this one's back.
   const vars = { ...env, ASSETS_EDGE_REVALIDATE: '1' };
-  const get = (path: string) => app.request(path, {}, vars);
+  const get = async (path: string) => app.request(path, {}, vars);
   const wait = () => new Promise((r) => setTimeout(r, 1100));
 
   it('kept while the record is unchanged, dropped when it changed', async () => {
