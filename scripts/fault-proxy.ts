@@ -10,7 +10,7 @@
  * Faults come from rules (the next `times` requests matching a method and a pattern) and from a
  * seeded random rate, so a run can be repeated exactly. Controlled over HTTP, from the tests:
  *   POST /__faults/rule {method?, match?, action, times?}   POST /__faults/random {seed, failRate, cutRate, match?}
- *   POST /__faults/reset                                     GET /__faults/log
+ *   POST /__faults/reset                                     GET /__faults/log (also counts the requests seen)
  * Runs in Node.
  */
 import http from 'node:http';
@@ -59,6 +59,7 @@ export async function startFaultProxy(target: string): Promise<{ endpoint: strin
   let rules: (FaultRule & { left: number })[] = [];
   let random: { config: RandomFaults; next: () => number } | undefined;
   let injected: Injected[] = [];
+  let requests = 0;
 
   const choose = (req: http.IncomingMessage): FaultAction | undefined => {
     const path = req.url ?? '/';
@@ -89,12 +90,13 @@ export async function startFaultProxy(target: string): Promise<{ endpoint: strin
       rules = [];
       random = undefined;
       injected = [];
+      requests = 0;
     } else if (path !== '/__faults/log') {
       res.writeHead(404).end();
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ injected, pendingRules: rules.filter((r) => r.left > 0).length }));
+    res.end(JSON.stringify({ injected, requests, pendingRules: rules.filter((r) => r.left > 0).length }));
   };
 
   const server = http.createServer((req, res) => {
@@ -104,6 +106,7 @@ export async function startFaultProxy(target: string): Promise<{ endpoint: strin
       req.on('end', () => control(req, res, body));
       return;
     }
+    requests++;
     const action = choose(req);
     if (action) injected.push({ method: req.method ?? '', path: req.url ?? '', action });
     if (action === 'fail' || action === 'slowdown') {
