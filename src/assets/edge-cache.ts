@@ -134,12 +134,12 @@ export class EdgeCache {
     await this.cache.put(entryKey(ref, variant, audience), new Response(body, { headers: h }));
   }
 
-  /** An entry due for its check whose record has not changed: kept again with a new check time. */
-  async refresh(hit: EdgeHit): Promise<void> {
+  /** An entry due for its check whose record (read at `checkedAt`) has not changed: kept again. */
+  async refresh(hit: EdgeHit, checkedAt: number): Promise<void> {
     const again = await this.cache.match(hit.key);
     if (!again?.body) return;
     const h = new Headers(again.headers);
-    h.set(META.checkedAt, String(Date.now()));
+    h.set(META.checkedAt, String(checkedAt));
     await this.cache.put(hit.key, new Response(again.body, { headers: h }));
   }
 

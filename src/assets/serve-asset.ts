@@ -73,6 +73,9 @@ export async function serveAsset(r: AssetRequest): Promise<Response> {
   // public files' entries, so only proven requests and private hashes get private answers.
   if (hit?.fresh) return answerFromEdge(config, edge, hit, options(hit.audience === 'proven'));
 
+  // What is learned from this read is true as of before it: a change that lands meanwhile leaves a
+  // tombstone later than this, so an entry stamped with it cannot outlive the change.
+  const readAt = Date.now();
   const row = await fileFor(r.deps, r.ref, viaHash);
   const isPrivate = !config.assets.public || row.access === 'private';
   if (isPrivate && !authorized && signedFor === undefined && !viaHash) {
@@ -83,13 +86,13 @@ export async function serveAsset(r: AssetRequest): Promise<Response> {
   const print = await fingerprint(config, row);
   if (hit) {
     if (hit.meta.fingerprint === print && hit.audience === audience) {
-      r.waitUntil(edge.refresh(hit));
+      r.waitUntil(edge.refresh(hit, readAt));
       return answerFromEdge(config, edge, hit, options(isPrivate || viaHash));
     }
     await hit.response.body?.cancel();
     await edge.drop(hit);
   }
-  const meta: EntryMeta = { fileId: row.id, fingerprint: print, checkedAt: Date.now(), name: row.filenameDownload, original: true, varies: false };
+  const meta: EntryMeta = { fileId: row.id, fingerprint: print, checkedAt: readAt, name: row.filenameDownload, original: true, varies: false };
   const keep = (headers: Headers, body: BodyInit, m: EntryMeta) => r.waitUntil(edge.put(r.ref, variant, audience, m, headers, body));
 
   // Only raster images are transformed; anything else (SVG, PDF, video) is served as it is (Directus).
