@@ -1,5 +1,18 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
-import { defineConfig } from 'vitest/config';
+import { readFileSync } from 'node:fs';
+import { defineConfig, type Plugin } from 'vitest/config';
+
+/** As wrangler does: a `.wasm` import is a compiled WebAssembly.Module (for decoders tested in Node). */
+function compiledWasm(): Plugin {
+  return {
+    name: 'compiled-wasm',
+    enforce: 'pre',
+    load(id) {
+      if (!id.endsWith('.wasm')) return undefined;
+      return `export default new WebAssembly.Module(Buffer.from(${JSON.stringify(readFileSync(id).toString('base64'))}, 'base64'));`;
+    },
+  };
+}
 
 export default defineConfig({
   test: {
@@ -61,9 +74,12 @@ export default defineConfig({
       {
         // The image decoders in Node: against libvips (sharp) on the same files, and under seeded
         // mutations in worker threads that can be stopped (test-node/).
+        plugins: [compiledWasm()],
         test: {
           name: 'node',
           environment: 'node',
+          // Through Vite, so the plugin above sees their .wasm imports.
+          server: { deps: { inline: [/@cwasm\//, /@jsquash\//] } },
           include: ['test-node/**/*.test.ts'],
           testTimeout: 600_000,
         },

@@ -1,10 +1,10 @@
 import webpDecode, { init as initWebp } from '@jsquash/webp/decode.js';
 import webpWasm from '@jsquash/webp/codec/dec/webp_dec.wasm';
-import { decode as decodeJpeg } from 'jpeg-js';
 import { AppError } from '../errors/app-error';
 import type { Dimensions } from './dimensions';
 import type { Extent } from './frames';
 import { decodeGif } from './gif';
+import { decodeJpeg } from './jpeg-turbo';
 import { decodePng } from './png';
 
 /** 8-bit RGBA pixels, row by row. */
@@ -15,43 +15,37 @@ export interface Pixels {
 }
 
 /**
- * Full-size decoders that fail with an exception, never a trap. photon's decoder (Rust's image crate
+ * Decoders that fail with an exception, never a trap. photon's decoder (Rust's image crate
  * behind wasm-bindgen) unwraps its errors: a file it cannot decode aborts the WebAssembly instance
  * mid-call, leaking the instance's stack and heap, and after some of those every later photon call
  * in the isolate fails (the decoder fuzz test found it). photon now only ever sees pixels built
  * here; its resize and encoders are fed valid images.
  *
- * JPEG (progressive, CMYK, 12-bit: what the scaled decoder declines): jpeg-js, pure JavaScript.
+ * JPEG: libjpeg-turbo in its own WebAssembly instance (./jpeg-turbo.ts), at `scale`/8.
  * PNG: ./png.ts over the platform's zlib. GIF (first frame over its logical screen): ./gif.ts.
  * WebP: libwebp in its own WebAssembly instance (@jsquash/webp), which reports a bad file by
  * returning nothing.
  */
-export async function decodeFull(bytes: Uint8Array, header: Dimensions, extent: Extent, maxPixels: number): Promise<Pixels> {
+export async function decodeImage(bytes: Uint8Array, header: Dimensions, extent: Extent, scale: 1 | 2 | 4 | 8): Promise<Pixels> {
   let pixels: Pixels;
   try {
-    pixels = await byFormat(bytes, header, maxPixels);
+    pixels = await byFormat(bytes, header, scale);
   } catch {
     throw new AppError('UNPROCESSABLE_IMAGE', `The ${header.format.toUpperCase()} file could not be decoded.`);
   }
   // The decoded size was checked before decoding: a decoder that disagrees with it is not trusted.
-  if (pixels.width > extent.width || pixels.height > extent.height || pixels.data.length !== pixels.width * pixels.height * 4) {
+  const most = (n: number) => Math.ceil((n * scale) / 8);
+  if (pixels.width > most(extent.width) || pixels.height > most(extent.height) || pixels.data.length !== pixels.width * pixels.height * 4) {
     throw new AppError('UNPROCESSABLE_IMAGE', `The ${header.format.toUpperCase()} file decodes to another size than its header says.`);
   }
   return pixels;
 }
 
-async function byFormat(bytes: Uint8Array, header: Dimensions, maxPixels: number): Promise<Pixels> {
+/** `scale` (of 8) applies to JPEG, which can be decoded smaller from its DCT; the others decode in full. */
+async function byFormat(bytes: Uint8Array, header: Dimensions, scale: 1 | 2 | 4 | 8): Promise<Pixels> {
   switch (header.format) {
-    case 'jpeg': {
-      const out = decodeJpeg(bytes, {
-        useTArray: true,
-        formatAsRGBA: true,
-        tolerantDecoding: false,
-        maxResolutionInMP: Math.ceil(maxPixels / 1e6),
-        maxMemoryUsageInMB: 512,
-      });
-      return { width: out.width, height: out.height, data: out.data };
-    }
+    case 'jpeg':
+      return decodeJpeg(bytes, scale);
     case 'png':
       return decodePng(bytes);
     case 'gif':

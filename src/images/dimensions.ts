@@ -9,8 +9,6 @@ export interface Dimensions {
   format: RasterFormat;
   width: number;
   height: number;
-  /** JPEG only: baseline or extended Huffman (SOF0/SOF1), which can be decoded at a reduced scale. */
-  baseline?: boolean;
 }
 
 /** Result of reading a header from a prefix of the file. */
@@ -61,7 +59,7 @@ function jpeg(b: Uint8Array): HeaderRead {
     const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (isFrame) {
       if (i + 9 > b.length) return { needBytes: i + 9 };
-      return { format: 'jpeg', height: u16be(b, i + 5), width: u16be(b, i + 7), baseline: marker === 0xc0 || marker === 0xc1 };
+      return { format: 'jpeg', height: u16be(b, i + 5), width: u16be(b, i + 7) };
     }
     if (marker === 0xda || marker === 0xd9) return undefined;
     i += 2 + length;

@@ -11,6 +11,11 @@ import type { Dimensions } from './dimensions';
 export interface Extent {
   width: number;
   height: number;
+  /**
+   * JPEG with more than one scan (progressive, or sequential non-interleaved): libjpeg keeps every
+   * DCT coefficient of the image until the last scan, whatever the output scale. Its bytes.
+   */
+  coefficientBytes?: number;
 }
 
 const unprocessable = (message: string) => new AppError('UNPROCESSABLE_IMAGE', message);
@@ -41,6 +46,8 @@ const isFrameMarker = (m: number) => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !
 /** Walks every marker segment, stepping over entropy-coded data, and requires exactly one frame header. */
 function jpegExtent(b: Uint8Array): Extent {
   let frame: Extent | undefined;
+  let coefficients = 0;
+  let scans = 0;
   let i = 2;
   while (i + 1 < b.length) {
     if (b[i] !== 0xff) throw unprocessable('The JPEG file is damaged (a marker was expected).');
@@ -59,7 +66,9 @@ function jpegExtent(b: Uint8Array): Extent {
     if (isFrameMarker(marker)) {
       if (frame) throw unprocessable('The JPEG file has more than one frame header; it cannot be transformed.');
       frame = { height: u16be(b, i + 5), width: u16be(b, i + 7) };
+      coefficients = coefficientBytes(b, i, frame);
     }
+    if (marker === 0xda) scans++;
     i += 2 + length;
     if (marker === 0xda) {
       // Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a restart marker.
@@ -67,7 +76,18 @@ function jpegExtent(b: Uint8Array): Extent {
     }
   }
   if (!frame || frame.width === 0 || frame.height === 0) throw unprocessable('The JPEG file has no usable frame header.');
-  return frame;
+  return scans > 1 ? { ...frame, coefficientBytes: coefficients } : frame;
+}
+
+/** What libjpeg's whole-image coefficient buffer takes for the frame header at `at`: 128 bytes a block, blocks padded to whole MCUs. */
+function coefficientBytes(b: Uint8Array, at: number, frame: Extent): number {
+  const count = b[at + 9] ?? 0;
+  const factors = Array.from({ length: count }, (_, k) => ({ h: (b[at + 11 + 3 * k] ?? 0) >> 4 || 1, v: (b[at + 11 + 3 * k] ?? 0) & 15 || 1 }));
+  const hmax = Math.max(1, ...factors.map((f) => f.h));
+  const vmax = Math.max(1, ...factors.map((f) => f.v));
+  const mcusWide = Math.ceil(frame.width / (8 * hmax));
+  const mcusHigh = Math.ceil(frame.height / (8 * vmax));
+  return factors.reduce((sum, f) => sum + mcusWide * f.h * mcusHigh * f.v * 128, 0);
 }
 
 /** Every image descriptor's extent, with the logical screen: the larger of them is what gets decoded. */

@@ -1,11 +1,10 @@
 import { crop, PhotonImage, resize, SamplingFilter } from '@cf-wasm/photon';
 import { AppError } from '../errors/app-error';
 import type { Dimensions } from './dimensions';
-import { decodeFull, type Pixels } from './decode';
+import { decodeImage } from './decode';
 import { decodedExtent } from './frames';
 import { plan } from './geometry';
 import { exifOrientation } from './orientation';
-import { decodeJpegScaled } from './jpeg-scaled';
 import { CONTENT_TYPES, type Transform } from './transform';
 
 export interface Rendered {
@@ -16,6 +15,12 @@ export interface Rendered {
 }
 
 const unprocessable = (message: string) => new AppError('UNPROCESSABLE_IMAGE', message);
+
+/**
+ * What a decoded pixel costs until the image is encoded, measured: the decoder's RGBA, its copy,
+ * photon's image and its resize buffers (~24 bytes). ASSETS_TRANSFORM_MAX_PIXELS × this is the budget.
+ */
+const BYTES_PER_PIXEL = 24;
 
 /**
  * Checks that the bytes end the way their format ends, so a truncated upload is refused with a
@@ -73,22 +78,13 @@ async function render(bytes: Uint8Array, header: Dimensions, orientation: number
       `This transform would make a ${p.width}×${p.height} image of this ${displayedWidth}×${displayedHeight} source; transforms make at most ${maxPixels} pixels (ASSETS_TRANSFORM_MAX_PIXELS). Ask for a smaller size, fit=inside, or withoutEnlargement.`,
     );
   }
-  // What a full decode allocates: every frame in the file, not only the header that was read first.
+  // What a decode allocates: every frame in the file, not only the header that was read first.
   const extent = decodedExtent(bytes, header);
-  const fullPixels = extent.width * extent.height;
-  const scale = header.baseline ? jpegScale(header, storedTarget) : 8;
-  assertDecodable(header, scale < 8 ? Math.ceil((header.width * scale) / 8) * Math.ceil((header.height * scale) / 8) : fullPixels, maxPixels);
-
-  let decoded: Pixels | undefined;
-  try {
-    const small = scale < 8 ? decodeJpegScaled(bytes, scale as 1 | 2 | 4) : undefined;
-    if (small) decoded = { width: small.width, height: small.height, data: small.pixels };
-  } catch {
-    throw unprocessable(`The ${header.format.toUpperCase()} file could not be decoded.`);
-  }
-  // The scaled decoder declined (a layout it does not handle): the full decode must fit on its own.
-  if (!decoded && scale < 8) assertDecodable(header, fullPixels, maxPixels);
-  decoded ??= await decodeFull(bytes, header, extent, maxPixels);
+  const scale = header.format === 'jpeg' ? jpegScale(extent, storedTarget) : 8;
+  const decodedPixels = Math.ceil((extent.width * scale) / 8) * Math.ceil((extent.height * scale) / 8);
+  // A multi-scan JPEG also holds every DCT coefficient while it decodes: counted at the same bytes a pixel.
+  assertDecodable(header, decodedPixels + Math.ceil((extent.coefficientBytes ?? 0) / BYTES_PER_PIXEL), maxPixels);
+  const decoded = await decodeImage(bytes, header, extent, scale);
 
   const images: PhotonImage[] = [];
   const keep = (img: PhotonImage) => {
@@ -125,9 +121,9 @@ function assertDecodable(header: Dimensions, decoded: number, maxPixels: number)
  * The JPEG decode scale N (of 8): the smallest that still gives at least the target size, so the
  * final resize only ever reduces. 8 means a full decode.
  */
-function jpegScale(header: Dimensions, target: { width: number; height: number }): number {
-  for (const n of [1, 2, 4]) {
-    if (Math.ceil((header.width * n) / 8) >= target.width && Math.ceil((header.height * n) / 8) >= target.height) return n;
+function jpegScale(extent: { width: number; height: number }, target: { width: number; height: number }): 1 | 2 | 4 | 8 {
+  for (const n of [1, 2, 4] as const) {
+    if (Math.ceil((extent.width * n) / 8) >= target.width && Math.ceil((extent.height * n) / 8) >= target.height) return n;
   }
   return 8;
 }

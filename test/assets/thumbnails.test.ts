@@ -182,11 +182,14 @@ describe('unprocessable images: 422, never a 500, and the isolate keeps working'
 });
 
 describe('every source format', () => {
-  // Full decodes (not shrink-on-load): progressive JPEG with jpeg-js, PNG and GIF with our own
-  // decoders, WebP with libwebp; photon only resizes and encodes.
+  // JPEG (baseline, progressive, CMYK) with libjpeg-turbo at the smallest scale that covers the
+  // target; PNG and GIF with our own decoders, WebP with libwebp; photon only resizes and encodes.
+  // A 12 MP progressive JPEG keeps ~36 MB of coefficients while it decodes, within the budget.
   // [file, query, size, distinct colours at least]: anim.gif's first frame is plain red.
   const cases: [string, string, [number, number], number][] = [
     ['progressive.jpg', 'width=30&format=png', [30, 23], 10],
+    ['generated-progressive-12mp.jpg', 'width=400&format=jpg', [400, 300], 10],
+    ['generated-cmyk.jpg', 'width=20&format=png', [20, 15], 10],
     ['alpha.png', 'width=16&format=png', [16, 12], 2],
     ['anim.gif', 'width=10&format=png', [10, 5], 1],
     ['image.webp', 'width=20&format=png', [20, 15], 10],

@@ -83,8 +83,9 @@ describe('the size checked is the size decoded', () => {
     ['a 10×10 GIF with an 8000×8000 frame', () => gifWithFrame([10, 10], [8000, 8000]), 'frame.gif'],
     ['a 10×10 GIF with a 3000×3000 frame', () => gifWithFrame([10, 10], [3000, 3000]), 'frame.gif'],
     ['a 10×10 WebP canvas over an 8000×8000 bitstream', () => webpWithBitstream([10, 10], [8000, 8000]), 'canvas.webp'],
-    // 12-bit: the scaled decoder declines it, so a full decode must fit on its own.
-    ['a 12-bit 16000×16000 JPEG the scaled decoder declines', () => withFrameSize(withPrecision(fixture('gray.jpg'), 12), 16000, 16000), 'deep.jpg'],
+    // Every JPEG is decoded at the scale that was checked (libjpeg-turbo scales progressive and
+    // 12-bit frames too: there is no full-size fallback); even 1/8 of this is past the limit.
+    ['a 12-bit 32000×32000 JPEG', () => withFrameSize(withPrecision(fixture('gray.jpg'), 12), 32000, 32000), 'deep.jpg'],
   ];
   for (const [what, make, name] of forms) {
     it(`${what}: 422 before decoding`, async () => {
@@ -95,6 +96,13 @@ describe('the size checked is the size decoded', () => {
       await ordinaryStillWorks();
     });
   }
+
+  it('a 12-bit JPEG that would fit is refused by the 8-bit decoder with a 422, and nothing is damaged', async () => {
+    const { error } = await thumbnailOf(withPrecision(fixture('gray.jpg'), 12), 'deep-small.jpg', 'width=10&format=png');
+    expect(error).toMatchObject({ status: 422, code: 'UNPROCESSABLE_IMAGE' });
+    expect(error.message).toMatch(/could not be decoded/);
+    await ordinaryStillWorks();
+  });
 
   it('a GIF frame inside its screen is transformed', async () => {
     const { error } = await thumbnailOf(fixture('anim.gif'), 'fine.gif', 'width=10&format=png');

@@ -46,7 +46,7 @@ export const withFrameSize = (jpeg: Uint8Array, width: number, height: number) =
     b[at + 8] = width & 255;
   });
 
-/** Sets the frame's sample precision (8 is baseline; 12 is what the scaled decoder declines). */
+/** Sets the frame's sample precision (8 is baseline; 12 is what an 8-bit libjpeg refuses). */
 export const withPrecision = (jpeg: Uint8Array, bits: number) => editSegment(jpeg, SOF0, (b, at) => void (b[at + 4] = bits));
 
 /** Sets component `i`'s quantization table id in the frame header. */
