@@ -166,6 +166,7 @@ async function thumbnails(stack: LocalStack) {
   const cases = [
     { name: 'jpeg_1800x1200_cover_200x200_q75', source: await photo(1800, 1200), query: 'width=200&height=200&fit=cover&quality=75&format=jpg', sharp: (b: Buffer) => sharp(b).resize(200, 200, { fit: 'cover' }).jpeg({ quality: 75 }).toBuffer() },
     { name: 'jpeg_4032x3024_width_400', source: await photo(4032, 3024), query: 'width=400&format=jpg', sharp: (b: Buffer) => sharp(b).resize({ width: 400 }).jpeg({ quality: 80 }).toBuffer() },
+    { name: 'progressive_jpeg_4032x3024_width_400', source: await sharp(await photo(4032, 3024)).jpeg({ quality: 90, progressive: true }).toBuffer(), query: 'width=400&format=jpg', sharp: (b: Buffer) => sharp(b).resize({ width: 400 }).jpeg({ quality: 80 }).toBuffer() },
     // 3000 px wide needs every pixel: a full photon decode, the case ASSETS_TRANSFORM_MAX_PIXELS guards.
     { name: 'jpeg_4032x3024_width_3000_full_decode', source: await photo(4032, 3024), query: 'width=3000&format=jpg', sharp: (b: Buffer) => sharp(b).resize({ width: 3000 }).jpeg({ quality: 80 }).toBuffer() },
   ];
