@@ -33,7 +33,7 @@ export interface DerivativeOptions extends ServeOptions {
    * derivative's hash before it is rendered (false when the file has no room left); `release` gives
    * it back when the render fails, so refused requests cannot use up a file's budget.
    */
-  variants?: { reserve(hash: string): Promise<boolean>; release(hash: string): Promise<void> };
+  variants?: { reserve(hash: string): Promise<'new' | 'existing' | 'full'>; release(hash: string): Promise<void> };
 }
 
 /** What a derivative is, for its answer: wherever its bytes come from, the same headers. */
@@ -111,19 +111,22 @@ async function produce(
   t: Transform,
   key: string,
   waitUntil: (p: Promise<unknown>) => void,
-  budget?: { reserve(): Promise<boolean>; release(): Promise<void> },
+  budget?: { reserve(): Promise<'new' | 'existing' | 'full'>; release(): Promise<void> },
 ) {
   const client = storageFor(config, row.storage);
   const started = performance.now();
-  const body = await client.readBytes(key);
-  if (body) {
-    return { body, contentType: CONTENT_TYPES[t.format], from: 'storage' as const, timing: `storage;dur=${Math.round(performance.now() - started)}` };
-  }
-  if (budget && !(await budget.reserve())) {
+  const reserved = await budget?.reserve();
+  if (reserved === 'full') {
     throw new AppError(
       'ILLEGAL_ASSET_TRANSFORMATION',
       `File "${row.id}" already has ${config.assets.maxVariants} ad-hoc variants (ASSETS_TRANSFORM_MAX_VARIANTS): use a preset (?key=) or a size already made.`,
     );
+  }
+  // A variant reserved just now was never rendered, so `generated/` cannot have it: one storage
+  // round trip fewer on every first miss. Presets and variants reserved before are looked up.
+  const body = reserved === 'new' ? null : await client.readBytes(key);
+  if (body) {
+    return { body, contentType: CONTENT_TYPES[t.format], from: 'storage' as const, timing: `storage;dur=${Math.round(performance.now() - started)}` };
   }
   const read = performance.now();
   let rendering = read;
@@ -132,7 +135,7 @@ async function produce(
     rendering = performance.now();
     return transformImage(source.bytes, source.header, t, config.assets.maxPixels);
   })().catch(async (error: unknown) => {
-    await budget?.release().catch(() => {});
+    if (reserved === 'new') await budget?.release().catch(() => {});
     throw error;
   });
   const done = performance.now();

@@ -74,16 +74,16 @@ export class FilesRepository {
 
   /**
    * Reserves the ad-hoc derivative `hash` for file `id` unless the file already has `limit` others:
-   * true when it is (or already was) reserved. The insert is conditional on the count in the same
-   * statement, so concurrent misses cannot pass the limit together.
+   * `new` when this call reserved it, `existing` when it was reserved before, `full` when the file is
+   * at its limit. The insert is conditional on the count in the same statement, so concurrent misses
+   * cannot pass the limit together.
    */
-  async reserveDerivative(id: string, hash: string, limit: number): Promise<boolean> {
+  async reserveDerivative(id: string, hash: string, limit: number): Promise<'new' | 'existing' | 'full'> {
     const inserted = await this.db.all(sql`INSERT OR IGNORE INTO ${derivatives} (file_id, hash) SELECT ${id}, ${hash}
       WHERE (SELECT count(*) FROM ${derivatives} WHERE file_id = ${id}) < ${limit} RETURNING hash`);
-    if (inserted.length > 0) return true;
-    // Nothing inserted: the variant was reserved before, or the file is at its limit.
+    if (inserted.length > 0) return 'new';
     const existing = await this.db.select({ hash: derivatives.hash }).from(derivatives).where(and(eq(derivatives.fileId, id), eq(derivatives.hash, hash))).get();
-    return existing !== undefined;
+    return existing ? 'existing' : 'full';
   }
 
   /** Gives back a reservation whose render failed. */
