@@ -59,8 +59,9 @@ export function transformImage(bytes: Uint8Array, header: Dimensions, t: Transfo
 }
 
 /**
- * Decodes, resizes (never stretching), applies the EXIF orientation, crops and encodes. Resizing
- * happens before orienting, on the stored pixels, so the rotation only touches the small result.
+ * Decodes, cuts a cover crop's kept region, resizes (never stretching), applies the EXIF orientation
+ * and encodes. Cropping and resizing happen before orienting, on the stored pixels, so only what is
+ * kept is resized and the rotation only touches the small result.
  * Large reductions pre-shrink with a cheap filter to twice the target, then finish with Catmull-Rom:
  * close to Lanczos quality without paying a wide kernel over every source pixel. Every PhotonImage
  * is freed, whatever happens.
@@ -93,13 +94,23 @@ async function render(bytes: Uint8Array, header: Dimensions, orientation: number
   };
   try {
     let img = keep(new PhotonImage(decoded.data, decoded.width, decoded.height));
-    if (img.get_width() !== storedTarget.width || img.get_height() !== storedTarget.height) {
-      const factor = img.get_width() / storedTarget.width;
-      if (factor > 2) img = keep(resize(img, storedTarget.width * 2, storedTarget.height * 2, SamplingFilter.Triangle));
-      img = keep(resize(img, storedTarget.width, storedTarget.height, SamplingFilter.CatmullRom));
+    // A cover crop is cut from the decoded pixels first, so only what is kept is resized (and oriented).
+    const kept = p.crop ? storedRect(p.crop, orientation, storedTarget) : { left: 0, top: 0, ...storedTarget };
+    if (p.crop) {
+      const fx = decoded.width / storedTarget.width;
+      const fy = decoded.height / storedTarget.height;
+      const x0 = Math.min(decoded.width - 1, Math.round(kept.left * fx));
+      const y0 = Math.min(decoded.height - 1, Math.round(kept.top * fy));
+      const x1 = Math.max(x0 + 1, Math.min(decoded.width, Math.round((kept.left + kept.width) * fx)));
+      const y1 = Math.max(y0 + 1, Math.min(decoded.height, Math.round((kept.top + kept.height) * fy)));
+      img = keep(crop(img, x0, y0, x1, y1));
+    }
+    if (img.get_width() !== kept.width || img.get_height() !== kept.height) {
+      const factor = img.get_width() / kept.width;
+      if (factor > 2) img = keep(resize(img, kept.width * 2, kept.height * 2, SamplingFilter.Triangle));
+      img = keep(resize(img, kept.width, kept.height, SamplingFilter.CatmullRom));
     }
     if (orientation > 1 && orientation <= 8) img = keep(orient(img, orientation));
-    if (p.crop) img = keep(crop(img, p.crop.left, p.crop.top, p.crop.left + p.crop.width, p.crop.top + p.crop.height));
     const flat = t.format === 'jpg' ? flattenOnWhite(img) : undefined;
     if (flat) img = keep(flat);
     const body = t.format === 'jpg' ? img.get_bytes_jpeg(t.quality) : t.format === 'png' ? img.get_bytes() : img.get_bytes_webp();
@@ -126,6 +137,29 @@ function jpegScale(extent: { width: number; height: number }, target: { width: n
     if (Math.ceil((extent.width * n) / 8) >= target.width && Math.ceil((extent.height * n) / 8) >= target.height) return n;
   }
   return 8;
+}
+
+/**
+ * A rectangle of the displayed image (after orientation) in the stored image's coordinates, both at
+ * the target scale: the inverse of `orient`, so a crop can be cut before the pixels are turned.
+ */
+function storedRect(r: { left: number; top: number; width: number; height: number }, orientation: number, stored: { width: number; height: number }) {
+  const { width: w, height: h } = stored;
+  const map = (x: number, y: number): [number, number] => {
+    switch (orientation) {
+      case 2: return [w - x, y];
+      case 3: return [w - x, h - y];
+      case 4: return [x, h - y];
+      case 5: return [y, x];
+      case 6: return [y, h - x];
+      case 7: return [w - y, h - x];
+      case 8: return [w - y, x];
+      default: return [x, y];
+    }
+  };
+  const [ax, ay] = map(r.left, r.top);
+  const [bx, by] = map(r.left + r.width, r.top + r.height);
+  return { left: Math.min(ax, bx), top: Math.min(ay, by), width: Math.abs(bx - ax), height: Math.abs(by - ay) };
 }
 
 /** EXIF orientations 2–8 applied to RGBA pixels (TIFF 6.0 / EXIF 2.32 tag 0x0112). */

@@ -83,6 +83,43 @@ describe('thumbnails', () => {
     expect((await thumb(rotated.id, 'width=20')).dims).toEqual([20, 30]);
   });
 
+  it('a cover crop lands on the focal point in every EXIF orientation (it is cut before the pixels are turned)', async () => {
+    // What a viewer sees: 120×80, red growing to the right, green downwards.
+    const W = 120;
+    const H = 80;
+    for (let o = 1; o <= 8; o++) {
+      const swapped = o >= 5;
+      const [w, h] = swapped ? [H, W] : [W, H];
+      const stored = new Uint8Array(w * h * 4);
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          // Where orientation `o` takes this displayed pixel from (the inverse of what a viewer applies).
+          const [sx, sy] = [[x, y], [w - 1 - x, y], [w - 1 - x, h - 1 - y], [x, h - 1 - y], [y, x], [y, h - 1 - x], [w - 1 - y, h - 1 - x], [w - 1 - y, x]][o - 1] as [number, number];
+          const i = (sy * w + sx) * 4;
+          stored.set([Math.round((x * 255) / (W - 1)), Math.round((y * 255) / (H - 1)), 0, 255], i);
+        }
+      }
+      const img = new PhotonImage(stored, w, h);
+      const jpeg = img.get_bytes_jpeg(100);
+      img.free();
+      const exif = [0xff, 0xe1, 0, 34, ...new TextEncoder().encode('Exif\0\0'), 0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, o, 0, 0, 0, 0, 0, 0];
+      const file = await uploadFile({ name: `o${o}.jpg`, data: new Uint8Array([...jpeg.subarray(0, 2), ...exif, ...jpeg.subarray(2)]) });
+      // 120×80 → 45×30, then the 30×30 around x=90: displayed columns 40–120.
+      const out = await thumb(file.id, 'width=30&height=30&fit=cover&focal_point_x=90&focal_point_y=20&format=png');
+      expect(out.dims, `orientation ${o}`).toEqual([30, 30]);
+      const px = PhotonImage.new_from_byteslice(out.body);
+      const raw = px.get_raw_pixels();
+      px.free();
+      const at = (x: number, y: number, c: number) => raw[(y * 30 + x) * 4 + c] as number;
+      const mean = (f: (i: number) => number) => Array.from({ length: 30 }, (_, i) => f(i)).reduce((a, b) => a + b, 0) / 30;
+      expect(mean((y) => at(0, y, 0)), `orientation ${o}: red at the left`).toBeGreaterThan(70);
+      expect(mean((y) => at(0, y, 0)), `orientation ${o}: red at the left`).toBeLessThan(110);
+      expect(mean((y) => at(29, y, 0)), `orientation ${o}: red at the right`).toBeGreaterThan(235);
+      expect(mean((x) => at(x, 0, 1)), `orientation ${o}: green at the top`).toBeLessThan(25);
+      expect(mean((x) => at(x, 29, 1)), `orientation ${o}: green at the bottom`).toBeGreaterThan(230);
+    }
+  });
+
   it('quality orders sizes, and every format decodes', async () => {
     const low = await thumb(landscape.id, 'width=400&quality=30&format=jpg');
     const high = await thumb(landscape.id, 'width=400&quality=90&format=jpg');
