@@ -19,8 +19,11 @@
  */
 import { AwsClient } from 'aws4fetch';
 import autocannon from 'autocannon';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tus from 'tus-js-client';
+import { bundleForNode } from './bundle-engine.ts';
 import { startFaultProxy } from './fault-proxy.ts';
 import { type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './local-stack.ts';
 
@@ -199,6 +202,7 @@ async function thumbnails(stack: LocalStack) {
       workerd_peak_rss_mib: mib(peak),
     };
   }
+  out.engine_only = await engineOnly(cases.slice(0, 3));
   (out.jpeg_1800x1200_cover_200x200_q75 as Record<string, unknown>).target_ratio = 4;
   (out.jpeg_4032x3024_width_400 as Record<string, unknown>).target_ratio = 6;
 
@@ -234,6 +238,40 @@ async function thumbnails(stack: LocalStack) {
     direct_s3_get_ms: +median(direct).toFixed(2),
     worker_floor_ms: +median(floor).toFixed(2),
   };
+  return out;
+}
+
+/**
+ * The engine alone, in this process (bundled for Node as wrangler bundles it): header read and
+ * transformImage against sharp on the same bytes, both warmed up, median of BENCH_ENGINE_RUNS (20).
+ */
+async function engineOnly(cases: { name: string; source: Buffer; query: string; sharp: (b: Buffer) => Promise<Buffer> }[]) {
+  const outfile = join(tmpdir(), `edge-assets-engine-${process.pid}.mjs`);
+  await bundleForNode(
+    `export { transformImage } from './src/images/pipeline.ts'; export { readDimensions } from './src/images/dimensions.ts'; export { resolveTransform } from './src/images/transform.ts';`,
+    join(import.meta.dirname, '..'),
+    outfile,
+  );
+  const engine = await import(outfile);
+  const runs = Number(process.env.BENCH_ENGINE_RUNS ?? 20);
+  const out: Record<string, unknown> = {};
+  for (const c of cases) {
+    const bytes = new Uint8Array(c.source);
+    const header = engine.readDimensions(bytes);
+    const settings = { storage_asset_transform: 'all', storage_asset_presets: [] };
+    const t = engine.resolveTransform(new URLSearchParams(c.query), { settings, maxDimension: 6000, accept: null, sourceType: 'image/jpeg', focalPointX: null, focalPointY: null });
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let i = 0; i < runs + 3; i++) {
+      let t0 = performance.now();
+      await engine.transformImage(bytes, header, t, 4_000_000);
+      if (i >= 3) ours.push(performance.now() - t0);
+      t0 = performance.now();
+      await c.sharp(c.source);
+      if (i >= 3) theirs.push(performance.now() - t0);
+    }
+    out[c.name] = { engine_ms: +median(ours).toFixed(1), sharp_ms: +median(theirs).toFixed(1), ratio_to_sharp: +(median(ours) / median(theirs)).toFixed(2), target_ratio: 2 };
+  }
   return out;
 }
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { build } from 'esbuild';
+import { bundleForNode } from '../scripts/bundle-engine.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   gifWithFrame,
@@ -92,28 +92,7 @@ let runner: Runner;
 
 beforeAll(async () => {
   const outfile = join(tmpdir(), `edge-assets-decoder-fuzz-${process.pid}.mjs`);
-  await build({
-    stdin: { contents: WORKER_SOURCE, resolveDir: import.meta.dirname, loader: 'js' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    conditions: ['node'],
-    outfile,
-    logLevel: 'silent',
-    // As wrangler does: a .wasm import is a compiled WebAssembly.Module.
-    plugins: [
-      {
-        name: 'compiled-wasm',
-        setup(b) {
-          b.onLoad({ filter: /\.wasm$/ }, async (args) => ({
-            contents: `export default new WebAssembly.Module(new Uint8Array([${(await readFile(args.path)).join(',')}]));`,
-            loader: 'js',
-          }));
-        },
-      },
-    ],
-  });
+  await bundleForNode(WORKER_SOURCE, import.meta.dirname, outfile);
   runner = new Runner(outfile, new Uint8Array(await readFile(join(fixtures, 'sampling-444.jpg'))));
 });
 

@@ -1,5 +1,11 @@
 import turboWasm from '@cwasm/jpeg-turbo/jpeg-turbo.wasm';
-import type { Pixels } from './decode';
+
+/** 8-bit RGBA pixels, row by row (the decoders' common shape; ./decode.ts names it Pixels). */
+interface Rgba {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
 
 /** The TurboJPEG API of libjpeg-turbo, as @cwasm/jpeg-turbo compiles it to WebAssembly. */
 interface TurboJpeg {
@@ -48,7 +54,7 @@ function instantiate(): TurboJpeg {
  * and the next job gets a fresh one. So is an instance that grew past KEEP_BYTES (a progressive
  * file keeps every coefficient: ~36 MB at 12 MP), so the isolate does not keep that peak.
  */
-export function decodeJpeg(bytes: Uint8Array, scale: 1 | 2 | 4 | 8): Pixels {
+export function decodeJpeg(bytes: Uint8Array, scale: 1 | 2 | 4 | 8): Rgba {
   const tj = (current ??= instantiate());
   let clean = false;
   try {
