@@ -9,6 +9,7 @@ import { CONTENT_TYPES, canonical, type Transform } from '../images/transform';
 import { storageFor } from '../storage';
 import { contentDisposition, evaluateConditionals } from './http';
 import { cacheControl, type ServeOptions, validatorsOf } from './serve';
+import { log } from '../lib/log';
 
 /** Types the pipeline decodes; others are served as they are, as Directus does. */
 export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
@@ -141,7 +142,7 @@ async function produce(
   const done = performance.now();
   waitUntil(
     client.putObject(key, rendered.body, { contentType: rendered.contentType, contentLength: rendered.body.byteLength }).catch((error: Error) => {
-      console.error(`derivative ${key} was not stored: ${error.message}`);
+      log('warn', 'derivative not stored', { key, reason: error.message });
     }),
   );
   const timing = `storage;dur=${Math.round(read - started)}, source;dur=${Math.round(rendering - read)}, render;dur=${Math.round(done - rendering)}`;

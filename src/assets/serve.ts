@@ -4,6 +4,7 @@ import { AppError } from '../errors/app-error';
 import { isPassiveType, wellFormedType } from '../files/media-type';
 import { storageFor } from '../storage';
 import { contentDisposition, evaluateConditionals, evaluateRange, type Validators } from './http';
+import { log } from '../lib/log';
 
 export interface ServeOptions {
   method: string;
@@ -115,7 +116,7 @@ export function representationOf(row: FileRow): Representation {
 export function storageSource(config: Config, row: FileRow): ByteSource {
   const client = storageFor(config, row.storage);
   const key = row.filenameDisk ?? row.id;
-  const lost = () => console.error(`inconsistency: file ${row.id} has a record but no object "${key}" in storage "${row.storage}"`);
+  const lost = () => log('error', 'inconsistency: a record without its object', { file: row.id, key, storage: row.storage });
   return {
     read: async (range) => {
       const object = await client.getObject(key, range ? { range: `bytes=${range.start}-${range.end}` } : {});

@@ -1,6 +1,7 @@
 import { AppError } from '../errors/app-error';
 import { type GlobalSettings, parseGlobals } from './globals';
 import { type ConfigIssue, LOCATION_OPTIONS, parseStorageLocation, type StorageLocation } from './storage-location';
+import { log } from '../lib/log';
 
 export type { StorageLocation } from './storage-location';
 
@@ -86,7 +87,7 @@ export function getConfig(env: Record<string, unknown>): Config {
       entry = parseConfig(env);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      console.error(error.message);
+      log('error', error.message, { code: error.code });
       entry = error;
     }
     cache.set(env, entry);

@@ -1,4 +1,5 @@
 import { parseBlob } from 'music-metadata';
+import { log } from '../lib/log';
 
 /** Reads bytes [start, end) of the stored object. */
 export type RangeReader = (start: number, end: number) => Promise<Uint8Array>;
@@ -76,7 +77,7 @@ export async function scrapeMedia(head: Uint8Array, size: number, type: string, 
     }
     return facts;
   } catch (error) {
-    console.warn(`metadata: could not read ${type} container: ${(error as Error).message}`);
+    log('warn', 'media container not readable', { type, reason: (error as Error).message });
     return {};
   }
 }

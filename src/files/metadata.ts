@@ -3,6 +3,7 @@ import ExifReader from 'exifreader';
 import { readDimensions } from '../images/dimensions';
 import { isForbiddenKey } from '../lib/safe-keys';
 import { type RangeReader, scrapeMedia } from './media';
+import { log } from '../lib/log';
 
 /** Never read more than this for metadata, whatever a file's segments claim. */
 export const METADATA_CAP = 2 * 1024 * 1024;
@@ -64,7 +65,7 @@ export async function scrapeMetadata(
     const range = tags.metadataRange;
     if (range && (!range.complete || range.end > bytes.byteLength) && (await more(range.end))) tags = load(bytes);
   } catch (error) {
-    console.warn(`metadata: could not read ${type} metadata: ${(error as Error).message}`);
+    log('warn', 'metadata not readable', { type, reason: (error as Error).message });
   }
 
   const out: ScrapedMetadata = {};
