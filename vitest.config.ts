@@ -79,7 +79,7 @@ export default defineConfig({
           name: 'node',
           environment: 'node',
           // Through Vite, so the plugin above sees their .wasm imports.
-          server: { deps: { inline: [/@cwasm\//, /@jsquash\//] } },
+          server: { deps: { inline: [/@cwasm\//, /@jsquash\//, /@cf-wasm\//] } },
           include: ['test-node/**/*.test.ts'],
           testTimeout: 600_000,
         },

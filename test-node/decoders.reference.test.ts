@@ -86,6 +86,44 @@ describe('decodePng against libvips', () => {
     for (let i = idat + 10; i < idat + 40; i++) garbled[i] = 0x55;
     await expect(decodePng(garbled)).rejects.toThrow();
   });
+
+  it('reduces as it decodes: each output pixel is the alpha-weighted mean of its source pixels, interlaced or not', async () => {
+    const full = await decodePng(new Uint8Array(await source().png().toBuffer()));
+    const region = { left: 3, top: 2, width: 31, height: 19, outWidth: 7, outHeight: 5 };
+    // The mean computed here from the full decode, as the definition says.
+    const expected = new Uint8Array(region.outWidth * region.outHeight * 4);
+    for (let oy = 0; oy < region.outHeight; oy++) {
+      for (let ox = 0; ox < region.outWidth; ox++) {
+        const sums = [0, 0, 0, 0];
+        let n = 0;
+        for (let y = region.top; y < region.top + region.height; y++) {
+          for (let x = region.left; x < region.left + region.width; x++) {
+            if (Math.floor(((x - region.left) * region.outWidth) / region.width) !== ox || Math.floor(((y - region.top) * region.outHeight) / region.height) !== oy) continue;
+            const i = (y * W + x) * 4;
+            const a = full.data[i + 3] as number;
+            for (let c = 0; c < 3; c++) sums[c] = (sums[c] as number) + (full.data[i + c] as number) * a;
+            sums[3] = (sums[3] as number) + a;
+            n++;
+          }
+        }
+        const o = (oy * region.outWidth + ox) * 4;
+        const alpha = sums[3] as number;
+        for (let c = 0; c < 3; c++) expected[o + c] = alpha > 0 ? Math.round((sums[c] as number) / alpha) : 0;
+        expected[o + 3] = Math.round(alpha / n);
+      }
+    }
+    for (const file of [await source().png().toBuffer(), await source().png({ progressive: true }).toBuffer()]) {
+      const reduced = await decodePng(new Uint8Array(file), () => region);
+      expect([reduced.width, reduced.height]).toEqual([7, 5]);
+      expect(worstDifference(reduced.data, expected)).toBe(0);
+    }
+  });
+
+  it('refuses a reduction outside the image or larger than its region', async () => {
+    const file = new Uint8Array(await source().png().toBuffer());
+    await expect(decodePng(file, () => ({ left: 30, top: 0, width: 10, height: H, outWidth: 5, outHeight: 5 }))).rejects.toThrow();
+    await expect(decodePng(file, () => ({ left: 0, top: 0, width: 10, height: 10, outWidth: 11, outHeight: 5 }))).rejects.toThrow();
+  });
 });
 
 /** An RGBA PNG whose row r uses filter r % 5 (RFC 2083 §6), made here since encoders pick their own. */

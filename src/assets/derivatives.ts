@@ -2,9 +2,9 @@ import type { Config } from '../config';
 import type { FileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
 import { derivativesPrefix } from '../files/service';
-import { hex } from '../lib/bytes';
-import { readDimensions } from '../images/dimensions';
-import { transformImage } from '../images/pipeline';
+import { concat, hex } from '../lib/bytes';
+import { type Dimensions, readDimensions } from '../images/dimensions';
+import { type StreamedSource, transformImage } from '../images/pipeline';
 import { CONTENT_TYPES, canonical, type Transform } from '../images/transform';
 import { storageFor } from '../storage';
 import { contentDisposition, evaluateConditionals } from './http';
@@ -14,13 +14,12 @@ import { log } from '../lib/log';
 /** Types the pipeline decodes; others are served as they are, as Directus does. */
 export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
 
-/** A source larger than this is not fetched into memory to be decoded. */
+/** A source larger than this is not fetched into memory to be decoded (PNG is streamed instead). */
 const MAX_SOURCE_BYTES = 48 * 1024 * 1024;
 /** Derivatives up to this size are kept in the edge cache too. */
 export const EDGE_DERIVATIVE_MAX_BYTES = 16 * 1024 * 1024;
+/** Read before the header is looked at (a JPEG's frame header may follow up to 1 MiB of metadata). */
 const HEADER_BYTES = 256 * 1024;
-/** Sources up to this size are read in one request; larger ones have their header checked first. */
-const SINGLE_READ_BYTES = 8 * 1024 * 1024;
 
 /** Identical misses in this isolate share one generation. */
 const inFlight = new Map<string, Promise<{ body: Uint8Array; contentType: string; from: 'storage' | 'generated'; timing: string }>>();
@@ -132,9 +131,9 @@ async function produce(
   const read = performance.now();
   let rendering = read;
   const rendered = await (async () => {
-    const source = await readSource(config, row);
+    const { source, header } = await readSource(config, row);
     rendering = performance.now();
-    return transformImage(source.bytes, source.header, t, config.assets.maxPixels);
+    return transformImage(source, header, t, config.assets.maxPixels);
   })().catch(async (error: unknown) => {
     if (reserved === 'new') await budget?.release().catch(() => {});
     throw error;
@@ -150,27 +149,59 @@ async function produce(
 }
 
 /**
- * The source bytes and their header. The dimensions come from the first bytes, so the pipeline can
- * refuse a 20000×20000 PNG that is small on disk without decoding a pixel.
+ * The source and its header, from one read of the object. The dimensions come from the first bytes,
+ * so the pipeline can refuse a 20000×20000 PNG that is small on disk without decoding a pixel. A PNG
+ * stays a stream (its decoder holds a row at a time, so it has no size cap but its pixels); other
+ * formats are decoded from the whole file, so they are read into memory up to MAX_SOURCE_BYTES.
  */
-async function readSource(config: Config, row: FileRow) {
-  const client = storageFor(config, row.storage);
-  const key = row.filenameDisk ?? row.id;
-  const read = async (end?: number) => {
-    const bytes = await client.readBytes(key, end === undefined ? undefined : { start: 0, end });
-    if (!bytes) throw new AppError('NOT_FOUND', `File "${row.id}" has no stored bytes.`);
-    return bytes;
+async function readSource(config: Config, row: FileRow): Promise<{ source: Uint8Array | StreamedSource; header: Dimensions }> {
+  const read = await storageFor(config, row.storage).readObject(row.filenameDisk ?? row.id);
+  if (!read) throw new AppError('NOT_FOUND', `File "${row.id}" has no stored bytes.`);
+  const reader = read.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let ended = false;
+  const readTo = async (want: number) => {
+    while (!ended && size < want) {
+      const { done, value } = await reader.read();
+      if (done) ended = true;
+      else {
+        chunks.push(value);
+        size += value.byteLength;
+      }
+    }
+    const whole = concat(chunks);
+    chunks.splice(0, chunks.length, whole);
+    return whole;
   };
-  let prefix = row.filesize <= SINGLE_READ_BYTES ? await read() : await read(Math.min(HEADER_BYTES, Math.max(1, row.filesize)));
-  let header = readDimensions(prefix);
-  while (header && 'needBytes' in header && header.needBytes > prefix.byteLength && prefix.byteLength < row.filesize && prefix.byteLength < 4 * HEADER_BYTES) {
-    prefix = await read(Math.min(row.filesize, header.needBytes + HEADER_BYTES));
-    header = readDimensions(prefix);
+  try {
+    let prefix = await readTo(HEADER_BYTES);
+    let header = readDimensions(prefix);
+    while (header && 'needBytes' in header && header.needBytes > size && !ended && size < 4 * HEADER_BYTES) {
+      prefix = await readTo(header.needBytes + HEADER_BYTES);
+      header = readDimensions(prefix);
+    }
+    if (!header || 'needBytes' in header) throw new AppError('UNPROCESSABLE_IMAGE', `File "${row.id}" is not an image that can be transformed (its header could not be read).`);
+    if (header.format === 'png') {
+      const stream = new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(prefix),
+        pull: async (controller) => {
+          const { done, value } = await reader.read();
+          if (done) controller.close();
+          else controller.enqueue(value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+      return { source: { head: prefix, stream }, header };
+    }
+    if (row.filesize > MAX_SOURCE_BYTES) {
+      throw new AppError('UNPROCESSABLE_IMAGE', `The image file is ${row.filesize} bytes; transforms read at most ${MAX_SOURCE_BYTES} of a ${header.format.toUpperCase()} file.`);
+    }
+    const bytes = await readTo(MAX_SOURCE_BYTES + 1);
+    await reader.cancel();
+    return { source: bytes, header };
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    throw error;
   }
-  if (!header || 'needBytes' in header) throw new AppError('UNPROCESSABLE_IMAGE', `File "${row.id}" is not an image that can be transformed (its header could not be read).`);
-  if (row.filesize > MAX_SOURCE_BYTES) {
-    throw new AppError('UNPROCESSABLE_IMAGE', `The image file is ${row.filesize} bytes; transforms read at most ${MAX_SOURCE_BYTES}.`);
-  }
-  const bytes = prefix.byteLength >= row.filesize ? prefix : await read();
-  return { bytes, header };
 }

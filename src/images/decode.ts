@@ -5,7 +5,6 @@ import type { Dimensions } from './dimensions';
 import type { Extent } from './frames';
 import { decodeGif } from './gif';
 import { decodeJpeg } from './jpeg-turbo';
-import { decodePng } from './png';
 
 /** 8-bit RGBA pixels, row by row. */
 export interface Pixels {
@@ -22,7 +21,7 @@ export interface Pixels {
  * here; its resize and encoders are fed valid images.
  *
  * JPEG: libjpeg-turbo in its own WebAssembly instance (./jpeg-turbo.ts), at `scale`/8.
- * PNG: ./png.ts over the platform's zlib. GIF (first frame over its logical screen): ./gif.ts.
+ * PNG is decoded by ./png.ts, row by row into its reduction (see pipeline.ts). GIF (first frame over its logical screen): ./gif.ts.
  * WebP: libwebp in its own WebAssembly instance (@jsquash/webp), which reports a bad file by
  * returning nothing.
  */
@@ -46,8 +45,6 @@ async function byFormat(bytes: Uint8Array, header: Dimensions, scale: 1 | 2 | 4 
   switch (header.format) {
     case 'jpeg':
       return decodeJpeg(bytes, scale);
-    case 'png':
-      return decodePng(bytes);
     case 'gif':
       return decodeGif(bytes);
     case 'webp':

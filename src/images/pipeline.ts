@@ -1,7 +1,8 @@
 import { crop, PhotonImage, resize, SamplingFilter } from '@cf-wasm/photon';
 import { AppError } from '../errors/app-error';
 import type { Dimensions } from './dimensions';
-import { decodeImage } from './decode';
+import { decodeImage, type Pixels } from './decode';
+import { decodePng } from './png';
 import { decodedExtent } from './frames';
 import { plan } from './geometry';
 import { exifOrientation } from './orientation';
@@ -24,7 +25,8 @@ const BYTES_PER_PIXEL = 24;
 
 /**
  * Checks that the bytes end the way their format ends, so a truncated upload is refused with a
- * message that says so before any decoder spends time on it.
+ * message that says so before any decoder spends time on it. (A streamed PNG is checked by its
+ * decoder: its image data must inflate to every row.)
  */
 function assertComplete(bytes: Uint8Array, header: Dimensions): void {
   const n = bytes.byteLength;
@@ -50,23 +52,38 @@ function assertComplete(bytes: Uint8Array, header: Dimensions): void {
 }
 
 /**
- * The pipeline from a source's bytes and their header: refuses a truncated file, reads the EXIF
- * orientation, renders. What `/assets` runs on a miss, and what the decoder fuzz test drives.
+ * A source too large to hold, read as a stream from its first byte: only PNG, whose decoder keeps
+ * one row at a time. `head` is its first bytes (the header and any EXIF are in them).
  */
-export function transformImage(bytes: Uint8Array, header: Dimensions, t: Transform, maxPixels: number): Promise<Rendered> {
-  assertComplete(bytes, header);
-  return render(bytes, header, exifOrientation(bytes), t, maxPixels);
+export interface StreamedSource {
+  head: Uint8Array;
+  stream: ReadableStream<Uint8Array>;
 }
+
+/** The largest PNG source (pixels) a transform reads, as Cloudflare Images allows: ~1–3 s of decoding. */
+export const MAX_STREAMED_SOURCE_PIXELS = 100_000_000;
+
+/**
+ * The pipeline from a source's bytes (or stream) and their header: refuses a truncated file, reads
+ * the EXIF orientation, renders. What `/assets` runs on a miss, and what the decoder fuzz test drives.
+ */
+export function transformImage(source: Uint8Array | StreamedSource, header: Dimensions, t: Transform, maxPixels: number): Promise<Rendered> {
+  if (source instanceof Uint8Array) assertComplete(source, header);
+  else if (header.format !== 'png') throw new Error(`a ${header.format} source cannot be streamed`);
+  return render(source, header, exifOrientation(source instanceof Uint8Array ? source : source.head), t, maxPixels);
+}
+
+type Rect = { left: number; top: number; width: number; height: number };
 
 /**
  * Decodes, cuts a cover crop's kept region, resizes (never stretching), applies the EXIF orientation
  * and encodes. Cropping and resizing happen before orienting, on the stored pixels, so only what is
  * kept is resized and the rotation only touches the small result.
- * Large reductions pre-shrink with a cheap filter to twice the target, then finish with Catmull-Rom:
- * close to Lanczos quality without paying a wide kernel over every source pixel. Every PhotonImage
- * is freed, whatever happens.
+ * Large reductions pre-shrink with a cheap filter to about twice the target (a PNG while it is
+ * decoded, by averaging), then finish with Catmull-Rom: close to Lanczos quality without paying a
+ * wide kernel over every source pixel. Every PhotonImage is freed, whatever happens.
  */
-async function render(bytes: Uint8Array, header: Dimensions, orientation: number, t: Transform, maxPixels: number): Promise<Rendered> {
+async function render(source: Uint8Array | StreamedSource, header: Dimensions, orientation: number, t: Transform, maxPixels: number): Promise<Rendered> {
   const swapped = orientation >= 5 && orientation <= 8;
   const displayedWidth = swapped ? header.height : header.width;
   const displayedHeight = swapped ? header.width : header.height;
@@ -79,13 +96,8 @@ async function render(bytes: Uint8Array, header: Dimensions, orientation: number
       `This transform would make a ${p.width}×${p.height} image of this ${displayedWidth}×${displayedHeight} source; transforms make at most ${maxPixels} pixels (ASSETS_TRANSFORM_MAX_PIXELS). Ask for a smaller size, fit=inside, or withoutEnlargement.`,
     );
   }
-  // What a decode allocates: every frame in the file, not only the header that was read first.
-  const extent = decodedExtent(bytes, header);
-  const scale = header.format === 'jpeg' ? jpegScale(extent, storedTarget) : 8;
-  const decodedPixels = Math.ceil((extent.width * scale) / 8) * Math.ceil((extent.height * scale) / 8);
-  // A multi-scan JPEG also holds every DCT coefficient while it decodes: counted at the same bytes a pixel.
-  assertDecodable(header, decodedPixels + Math.ceil((extent.coefficientBytes ?? 0) / BYTES_PER_PIXEL), maxPixels);
-  const decoded = await decodeImage(bytes, header, extent, scale);
+  // The part of the stored image that is kept (at the target's scale): a cover crop's region, else all.
+  const kept = p.crop ? storedRect(p.crop, orientation, storedTarget) : { left: 0, top: 0, ...storedTarget };
 
   const images: PhotonImage[] = [];
   const keep = (img: PhotonImage) => {
@@ -93,18 +105,7 @@ async function render(bytes: Uint8Array, header: Dimensions, orientation: number
     return img;
   };
   try {
-    let img = keep(new PhotonImage(decoded.data, decoded.width, decoded.height));
-    // A cover crop is cut from the decoded pixels first, so only what is kept is resized (and oriented).
-    const kept = p.crop ? storedRect(p.crop, orientation, storedTarget) : { left: 0, top: 0, ...storedTarget };
-    if (p.crop) {
-      const fx = decoded.width / storedTarget.width;
-      const fy = decoded.height / storedTarget.height;
-      const x0 = Math.min(decoded.width - 1, Math.round(kept.left * fx));
-      const y0 = Math.min(decoded.height - 1, Math.round(kept.top * fy));
-      const x1 = Math.max(x0 + 1, Math.min(decoded.width, Math.round((kept.left + kept.width) * fx)));
-      const y1 = Math.max(y0 + 1, Math.min(decoded.height, Math.round((kept.top + kept.height) * fy)));
-      img = keep(crop(img, x0, y0, x1, y1));
-    }
+    let img = keep(header.format === 'png' ? await reducedPng(source, header, storedTarget, kept, maxPixels) : await decodedKept(source, header, storedTarget, kept, maxPixels));
     if (img.get_width() !== kept.width || img.get_height() !== kept.height) {
       const factor = img.get_width() / kept.width;
       if (factor > 2) img = keep(resize(img, kept.width * 2, kept.height * 2, SamplingFilter.Triangle));
@@ -118,6 +119,75 @@ async function render(bytes: Uint8Array, header: Dimensions, orientation: number
   } finally {
     for (const img of images) img.free();
   }
+}
+
+/** `kept` (at the target's scale) in the pixels of an image `size` large, at least one pixel. */
+function scaledRect(kept: Rect, target: { width: number; height: number }, size: { width: number; height: number }): Rect {
+  const fx = size.width / target.width;
+  const fy = size.height / target.height;
+  const left = Math.min(size.width - 1, Math.round(kept.left * fx));
+  const top = Math.min(size.height - 1, Math.round(kept.top * fy));
+  const right = Math.max(left + 1, Math.min(size.width, Math.round((kept.left + kept.width) * fx)));
+  const bottom = Math.max(top + 1, Math.min(size.height, Math.round((kept.top + kept.height) * fy)));
+  return { left, top, width: right - left, height: bottom - top };
+}
+
+/**
+ * JPEG (at the smallest DCT scale that covers the target), GIF and WebP: decoded whole, then the
+ * kept region cut out (and the whole freed at once).
+ */
+async function decodedKept(source: Uint8Array | StreamedSource, header: Dimensions, target: { width: number; height: number }, kept: Rect, maxPixels: number): Promise<PhotonImage> {
+  if (!(source instanceof Uint8Array)) throw new Error('only PNG is decoded from a stream');
+  // What a decode allocates: every frame in the file, not only the header that was read first.
+  const extent = decodedExtent(source, header);
+  const scale = header.format === 'jpeg' ? jpegScale(extent, target) : 8;
+  const decodedPixels = Math.ceil((extent.width * scale) / 8) * Math.ceil((extent.height * scale) / 8);
+  // A multi-scan JPEG also holds every DCT coefficient while it decodes: counted at the same bytes a pixel.
+  assertDecodable(header, decodedPixels + Math.ceil((extent.coefficientBytes ?? 0) / BYTES_PER_PIXEL), maxPixels);
+  const decoded = await decodeImage(source, header, extent, scale);
+  const img = new PhotonImage(decoded.data, decoded.width, decoded.height);
+  if (kept.width === target.width && kept.height === target.height) return img;
+  const r = scaledRect(kept, target, decoded);
+  try {
+    return crop(img, r.left, r.top, r.left + r.width, r.top + r.height);
+  } finally {
+    img.free();
+  }
+}
+
+/**
+ * PNG: decoded row by row straight into the kept region at about twice the target (or as it is,
+ * when that is not much larger), so what is held follows the output, whatever the source's size.
+ * An averaged pixel costs a float64 sum per channel besides its RGBA: counted as two pixels.
+ */
+async function reducedPng(source: Uint8Array | StreamedSource, header: Dimensions, target: { width: number; height: number }, kept: Rect, maxPixels: number): Promise<PhotonImage> {
+  if (header.width * header.height > MAX_STREAMED_SOURCE_PIXELS) {
+    throw unprocessable(`The image is ${header.width}×${header.height}; transforms read PNG sources of at most ${MAX_STREAMED_SOURCE_PIXELS} pixels.`);
+  }
+  const region = scaledRect(kept, target, header);
+  const within = (w: number, h: number) => ({ width: Math.min(region.width, w), height: Math.min(region.height, h) });
+  let out = region;
+  let held = region.width * region.height;
+  if (region.width > 2 * kept.width || region.height > 2 * kept.height || held > maxPixels) {
+    out = { ...region, ...within(2 * kept.width, 2 * kept.height) };
+    held = 2 * out.width * out.height;
+    if (held > maxPixels) {
+      out = { ...region, ...within(kept.width, kept.height) };
+      held = 2 * out.width * out.height;
+    }
+  }
+  assertDecodable(header, held, maxPixels);
+  let decoded: Pixels;
+  try {
+    decoded = await decodePng(source instanceof Uint8Array ? source : source.stream, (h) => {
+      if (h.width !== header.width || h.height !== header.height) throw new Error('IHDR differs from the header read');
+      return { ...region, outWidth: out.width, outHeight: out.height };
+    });
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw unprocessable('The PNG file could not be decoded.');
+  }
+  return new PhotonImage(decoded.data, decoded.width, decoded.height);
 }
 
 function assertDecodable(header: Dimensions, decoded: number, maxPixels: number): void {
