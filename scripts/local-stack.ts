@@ -145,8 +145,17 @@ function workerdOf(wranglerPid: number): number {
 
 /** Resident memory of a process, in bytes (0 once it is gone). */
 export function rssOf(pid: number): number {
+  return statusBytes(pid, 'VmRSS');
+}
+
+/** The process's peak RSS (the kernel's high-water mark), in bytes; 0 when unknown. */
+export function hwmOf(pid: number): number {
+  return statusBytes(pid, 'VmHWM');
+}
+
+function statusBytes(pid: number, field: string): number {
   try {
-    return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
   } catch {
     return 0;
   }
