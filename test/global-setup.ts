@@ -38,12 +38,13 @@ export default async function setup({ provide }: TestProject) {
   const fixtures: Record<string, string> = {};
   for (const name of await readdir(fixturesDir)) fixtures[name] = (await readFile(join(fixturesDir, name))).toString('base64');
   // Large or special images made here (sharp is Node-only), not committed: a 12 MP progressive
-  // JPEG and a 24 MP PNG (smooth, so they stay small) and a CMYK JPEG.
+  // JPEG and a 24 MP PNG (smooth, so they stay small), a CMYK JPEG and an AVIF.
   const gradient = sharp({ create: { width: 4032, height: 3024, channels: 3, background: '#3060a0' } }).composite([
     { input: Buffer.from(`<svg width="4032" height="3024"><defs><linearGradient id="g"><stop offset="0" stop-color="#f00"/><stop offset="1" stop-color="#00f"/></linearGradient></defs><rect width="4032" height="3024" fill="url(#g)"/></svg>`) },
   ]);
   fixtures['generated-progressive-12mp.jpg'] = (await gradient.jpeg({ quality: 80, progressive: true }).toBuffer()).toString('base64');
   fixtures['generated-24mp.png'] = (await gradient.clone().resize(6000, 4000).png().toBuffer()).toString('base64');
+  fixtures['generated.avif'] = (await sharp(Buffer.from(fixtures['generated-progressive-12mp.jpg'], 'base64')).resize(160, 120).avif({ quality: 70 }).toBuffer()).toString('base64');
   fixtures['generated-cmyk.jpg'] = (await sharp(Buffer.from(fixtures['photo-meta.jpg'] as string, 'base64')).toColourspace('cmyk').jpeg().toBuffer()).toString('base64');
   provide('fixtures', fixtures);
 

@@ -12,7 +12,7 @@ import { cacheControl, type ServeOptions, validatorsOf } from './serve';
 import { log } from '../lib/log';
 
 /** Types the pipeline decodes; others are served as they are, as Directus does. */
-export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif']);
+export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
 
 /** A source larger than this is not fetched into memory to be decoded (PNG is streamed instead). */
 const MAX_SOURCE_BYTES = 48 * 1024 * 1024;

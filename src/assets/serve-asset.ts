@@ -95,6 +95,10 @@ export async function serveAsset(r: AssetRequest): Promise<Response> {
   const meta: EntryMeta = { fileId: row.id, fingerprint: print, checkedAt: readAt, name: row.filenameDownload, original: true, varies: false };
   const keep = (headers: Headers, body: BodyInit, m: EntryMeta) => r.waitUntil(edge.put(r.ref, variant, audience, m, headers, body));
 
+  // HEIC's codec (HEVC) is patent-encumbered: no engine here decodes it (sharp's builds leave it out too).
+  if (wantsTransform(params) && /^image\/hei[cf](-sequence)?$/.test(row.type ?? '')) {
+    throw new AppError('UNPROCESSABLE_IMAGE', 'HEIC/HEIF images cannot be transformed: their codec (HEVC) is patent-encumbered and not included. Ask for the original (no parameters), or upload a JPEG, PNG, WebP or AVIF.');
+  }
   // Only raster images are transformed; anything else (SVG, PDF, video) is served as it is (Directus).
   if (!wantsTransform(params) || !RASTER_TYPES.has(row.type ?? '')) {
     if (row.filesize <= config.edge.originalMaxSize) r.waitUntil(fillOriginal(config, row, `${r.ref}|${variant}|${audience}`, (h, b) => keep(h, b, meta)));
@@ -105,6 +109,8 @@ export async function serveAsset(r: AssetRequest): Promise<Response> {
     maxDimension: config.assets.maxDimension,
     accept,
     sourceType: row.type ?? '',
+    sourceWidth: row.width,
+    sourceHeight: row.height,
     focalPointX: row.focalPointX,
     focalPointY: row.focalPointY,
   });

@@ -50,7 +50,7 @@ export interface AssetPreset {
   height?: number;
   quality?: number;
   withoutEnlargement?: boolean;
-  format?: 'jpg' | 'jpeg' | 'png' | 'webp' | 'auto';
+  format?: 'jpg' | 'jpeg' | 'png' | 'webp' | 'avif' | 'auto';
 }
 
 /** Directus's project settings that this service reads: the thumbnail whitelist. One row, id 1. */

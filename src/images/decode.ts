@@ -1,3 +1,5 @@
+import avifDecode, { init as initAvif } from '@jsquash/avif/decode.js';
+import avifWasm from '@jsquash/avif/codec/dec/avif_dec.wasm';
 import webpDecode, { init as initWebp } from '@jsquash/webp/decode.js';
 import webpWasm from '@jsquash/webp/codec/dec/webp_dec.wasm';
 import { AppError } from '../errors/app-error';
@@ -23,7 +25,8 @@ export interface Pixels {
  * JPEG: libjpeg-turbo in its own WebAssembly instance (./jpeg-turbo.ts), at `scale`/8.
  * PNG is decoded by ./png.ts, row by row into its reduction (see pipeline.ts). GIF (first frame over its logical screen): ./gif.ts.
  * WebP: libwebp in its own WebAssembly instance (@jsquash/webp), which reports a bad file by
- * returning nothing.
+ * returning nothing. AVIF: libavif over dav1d (@jsquash/avif), 8-bit; an instance that failed is
+ * replaced (an Emscripten abort leaves it unusable).
  */
 export async function decodeImage(bytes: Uint8Array, header: Dimensions, extent: Extent, scale: 1 | 2 | 4 | 8): Promise<Pixels> {
   let pixels: Pixels;
@@ -49,6 +52,8 @@ async function byFormat(bytes: Uint8Array, header: Dimensions, scale: 1 | 2 | 4 
       return decodeGif(bytes);
     case 'webp':
       return webp(bytes);
+    case 'avif':
+      return avif(bytes);
     default:
       throw new Error(`no decoder for ${header.format}`);
   }
@@ -61,4 +66,19 @@ async function webp(bytes: Uint8Array): Promise<Pixels> {
   await webpReady;
   const image = await webpDecode(bytes.slice().buffer);
   return { width: image.width, height: image.height, data: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength) };
+}
+
+let avifReady: Promise<void> | undefined;
+
+async function avif(bytes: Uint8Array): Promise<Pixels> {
+  avifReady ??= Promise.resolve((initAvif as (m: WebAssembly.Module) => unknown)(avifWasm)).then(() => undefined);
+  await avifReady;
+  try {
+    const image = await avifDecode(bytes.slice().buffer);
+    if (!image) throw new Error('AVIF decoder returned nothing');
+    return { width: image.width, height: image.height, data: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength) };
+  } catch (error) {
+    avifReady = undefined;
+    throw error;
+  }
 }

@@ -3,7 +3,7 @@
  * know about an image (for the record, and to refuse what cannot be decoded in 128 MB).
  */
 
-export type RasterFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'bmp';
+export type RasterFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'avif' | 'bmp';
 
 export interface Dimensions {
   format: RasterFormat;
@@ -35,6 +35,7 @@ export function readDimensions(head: Uint8Array): HeaderRead {
     return { format: 'gif', width: u16le(head, 6), height: u16le(head, 8) };
   }
   if (ascii(head, 0, 4) === 'RIFF' && ascii(head, 8, 4) === 'WEBP') return webp(head);
+  if (ascii(head, 4, 4) === 'ftyp' && isAvif(head)) return avif(head);
   if (ascii(head, 0, 2) === 'BM' && head.length >= 26) {
     return { format: 'bmp', width: Math.abs(i32le(head, 18)), height: Math.abs(i32le(head, 22)) };
   }
@@ -65,6 +66,58 @@ function jpeg(b: Uint8Array): HeaderRead {
     i += 2 + length;
   }
   return { needBytes: i + 10 };
+}
+
+/** An ISOBMFF file whose `ftyp` names the AVIF brand (major or compatible). */
+function isAvif(b: Uint8Array): boolean {
+  const size = u32be(b, 0);
+  for (let i = 8; i + 4 <= Math.min(size, b.length, 256); i += 4) {
+    if (i === 12) continue; // minor version
+    if (ascii(b, i, 4) === 'avif') return true;
+  }
+  return false;
+}
+
+/**
+ * An AVIF's size: the largest image spatial extent (`ispe`) in its item properties (meta → iprp →
+ * ipco), which is the primary image's (a grid's tiles and an alpha plane are not larger). Every box
+ * walk advances by the box's size, so it is bounded by the bytes read.
+ */
+function avif(b: Uint8Array): HeaderRead {
+  let widest: { width: number; height: number } | undefined;
+  const walk = (start: number, end: number, depth: number): number | undefined => {
+    for (let i = start; i + 8 <= end; ) {
+      let size = u32be(b, i);
+      const type = ascii(b, i + 4, 4);
+      let header = 8;
+      if (size === 1) {
+        size = u32be(b, i + 8) * 2 ** 32 + u32be(b, i + 12);
+        header = 16;
+      } else if (size === 0) {
+        size = end - i;
+      }
+      if (size < header) return undefined;
+      if (i + size > b.length && (type === 'meta' || type === 'iprp' || type === 'ipco' || type === 'ispe')) return i + size;
+      // A top-level box before `meta` (rare: `mdat` first) is stepped over; the next box's head is needed.
+      if (depth === 0 && i + size + 8 > b.length) return i + size + 64;
+      if (type === 'ispe' && size >= header + 12) {
+        const width = u32be(b, i + header + 4);
+        const height = u32be(b, i + header + 8);
+        if (!widest || width * height > widest.width * widest.height) widest = { width, height };
+      }
+      // `meta` is a full box: its children start after a version and flags.
+      if (depth < 3 && (type === 'meta' || type === 'iprp' || type === 'ipco')) {
+        const need = walk(i + header + (type === 'meta' ? 4 : 0), Math.min(end, i + size), depth + 1);
+        if (need !== undefined) return need;
+        if (type === 'meta') return 0;
+      }
+      i += size;
+    }
+    return undefined;
+  };
+  const need = walk(0, b.length, 0);
+  if (need) return { needBytes: need };
+  return widest && widest.width > 0 && widest.height > 0 ? { format: 'avif', ...widest } : undefined;
 }
 
 function webp(b: Uint8Array): HeaderRead {

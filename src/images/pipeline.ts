@@ -6,7 +6,8 @@ import { decodePng } from './png';
 import { decodedExtent } from './frames';
 import { plan } from './geometry';
 import { exifOrientation } from './orientation';
-import { CONTENT_TYPES, type Transform } from './transform';
+import { encodeImage } from './encode';
+import { AVIF_MAX_PIXELS, CONTENT_TYPES, type Transform } from './transform';
 
 export interface Rendered {
   body: Uint8Array;
@@ -96,6 +97,12 @@ async function render(source: Uint8Array | StreamedSource, header: Dimensions, o
       `This transform would make a ${p.width}×${p.height} image of this ${displayedWidth}×${displayedHeight} source; transforms make at most ${maxPixels} pixels (ASSETS_TRANSFORM_MAX_PIXELS). Ask for a smaller size, fit=inside, or withoutEnlargement.`,
     );
   }
+  if (t.format === 'avif' && (p.crop ?? p).width * (p.crop ?? p).height > AVIF_MAX_PIXELS) {
+    throw new AppError(
+      'INVALID_QUERY',
+      `AVIF output is limited to ${AVIF_MAX_PIXELS} pixels (its encoder's memory); this transform makes ${(p.crop ?? p).width}×${(p.crop ?? p).height}. Ask for a smaller size or format=webp.`,
+    );
+  }
   // The part of the stored image that is kept (at the target's scale): a cover crop's region, else all.
   const kept = p.crop ? storedRect(p.crop, orientation, storedTarget) : { left: 0, top: 0, ...storedTarget };
 
@@ -114,7 +121,9 @@ async function render(source: Uint8Array | StreamedSource, header: Dimensions, o
     if (orientation > 1 && orientation <= 8) img = keep(orient(img, orientation));
     const flat = t.format === 'jpg' ? flattenOnWhite(img) : undefined;
     if (flat) img = keep(flat);
-    const body = t.format === 'jpg' ? img.get_bytes_jpeg(t.quality) : t.format === 'png' ? img.get_bytes() : img.get_bytes_webp();
+    // Lossless WebP only where the source is lossless and the request asks for it (quality=100).
+    const lossless = t.quality === 100 && (header.format === 'png' || header.format === 'gif');
+    const body = await encodeImage(img, t.format, t.quality, lossless);
     return { body, contentType: CONTENT_TYPES[t.format], width: img.get_width(), height: img.get_height() };
   } finally {
     for (const img of images) img.free();

@@ -36,7 +36,7 @@ const preset = z.strictObject({
   height: z.optional(z.int().check(z.gte(1), z.lte(20000))),
   quality: z.optional(z.int().check(z.gte(1), z.lte(100))),
   withoutEnlargement: z.optional(z.boolean()),
-  format: z.optional(z.enum(['jpg', 'jpeg', 'png', 'webp', 'auto'])),
+  format: z.optional(z.enum(['jpg', 'jpeg', 'png', 'webp', 'avif', 'auto'])),
 });
 
 const patchSchema = z.strictObject({
