@@ -328,7 +328,7 @@ async function engineOnly(cases: { name: string; source: Buffer; query: string; 
     const bytes = new Uint8Array(c.source);
     const header = engine.readDimensions(bytes);
     const settings = { storage_asset_transform: 'all', storage_asset_presets: [] };
-    const t = engine.resolveTransform(new URLSearchParams(c.query), { settings, maxDimension: 6000, accept: null, sourceType: 'image/jpeg', sourceWidth: null, sourceHeight: null, focalPointX: null, focalPointY: null });
+    const t = engine.resolveTransform(new URLSearchParams(c.query), { settings, maxDimension: 6000, maxOperations: 5, accept: null, sourceType: 'image/jpeg', sourceWidth: null, sourceHeight: null, focalPointX: null, focalPointY: null });
     const ours: number[] = [];
     const theirs: number[] = [];
     for (let i = 0; i < runs + 3; i++) {

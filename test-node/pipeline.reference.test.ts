@@ -2,6 +2,7 @@ import sharp, { type Sharp } from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readDimensions } from '../src/images/dimensions.ts';
 import { type StreamedSource, transformImage } from '../src/images/pipeline.ts';
+import { applyPixelOperations, parseTransforms } from '../src/images/operations.ts';
 import { resolveTransform } from '../src/images/transform.ts';
 
 /**
@@ -42,7 +43,7 @@ async function transformed(file: Buffer, query: string, format: string, streamed
   const header = readDimensions(bytes);
   if (!header || 'needBytes' in header) throw new Error('no header');
   const settings = { storage_asset_transform: 'all' as const, storage_asset_presets: [] };
-  const t = resolveTransform(new URLSearchParams(`${query}&format=${format}`), { settings, maxDimension: 6000, accept: null, sourceType: `image/${header.format}`, sourceWidth: null, sourceHeight: null, focalPointX: null, focalPointY: null });
+  const t = resolveTransform(new URLSearchParams(`${query}&format=${format}`), { settings, maxDimension: 6000, maxOperations: 5, accept: null, sourceType: `image/${header.format}`, sourceWidth: null, sourceHeight: null, focalPointX: null, focalPointY: null });
   // A PNG is also fed as /assets feeds a large one: a stream, in small uneven pieces.
   const source: Uint8Array | StreamedSource = streamed ? { head: bytes.subarray(0, 4096), stream: pieces(bytes, 7777) } : bytes;
   return (await transformImage(source, header, t, MAX_PIXELS)).body;
@@ -135,6 +136,48 @@ describe('transformImage against sharp', () => {
       expect(meanDifference(mine.data, theirs.data)).toBeLessThan(2 * MEAN_BOUND);
     }
   });
+
+  // Directus `transforms` against sharp doing the same operations on the source (Directus 12 runs
+  // them through sharp). Colour operations are done in Y'CbCr here, in Lab/LCh by libvips: their
+  // bounds are wider, and still far below what a wrong operation gives (a no-op measures 20 or more).
+  // [transforms, what sharp does, whether it acts before the resize (geometry), bound]
+  const operations: [string, (s: Sharp) => Sharp, boolean, number][] = [
+    ['[["grayscale"]]', (s) => s.grayscale(), false, MEAN_BOUND],
+    ['[["rotate",90]]', (s) => s.rotate(90), true, MEAN_BOUND],
+    // sharp flips before it turns, whatever the order of the calls.
+    ['[["rotate",-90],["flip"]]', (s) => s.rotate(-90).flip(), true, MEAN_BOUND],
+    ['[["flip"]]', (s) => s.flip(), true, MEAN_BOUND],
+    ['[["flop"]]', (s) => s.flop(), true, MEAN_BOUND],
+    ['[["negate"]]', (s) => s.negate(), false, MEAN_BOUND],
+    ['[["blur",4]]', (s) => s.blur(4), false, MEAN_BOUND],
+    ['[["sharpen"]]', (s) => s.sharpen(), false, MEAN_BOUND],
+    ['[["sharpen",{"sigma":2}]]', (s) => s.sharpen({ sigma: 2 }), false, 2 * MEAN_BOUND],
+    ['[["tint","#3060ff"]]', (s) => s.tint('#3060ff'), false, MEAN_BOUND],
+    ['[["modulate",{"saturation":0.3}]]', (s) => s.modulate({ saturation: 0.3 }), false, MEAN_BOUND],
+    ['[["modulate",{"brightness":1.3,"hue":90,"lightness":-5}]]', (s) => s.modulate({ brightness: 1.3, hue: 90, lightness: -5 }), false, MEAN_BOUND],
+  ];
+  for (const [transforms, apply, geometric, bound] of operations) {
+    it(`transforms=${transforms} with width=300`, async () => {
+      const file = files.jpeg as Buffer;
+      const mine = await ours(file, `width=300&transforms=${encodeURIComponent(transforms)}`, false);
+      // Geometry acts before the resize (width describes the turned image), the rest after it.
+      const expected = geometric
+        ? await sharp(await apply(sharp(file)).png().toBuffer()).resize({ width: 300 }).png().toBuffer()
+        : await apply(sharp(await sharp(file).resize({ width: 300 }).png().toBuffer())).png().toBuffer();
+      const theirs = await rgba(expected);
+      expect([mine.width, mine.height]).toEqual([theirs.width, theirs.height]);
+      expect(meanDifference(mine.data, theirs.data)).toBeLessThan(bound);
+      if (transforms.includes('blur') || transforms.includes('sharpen')) {
+        // Blur and sharpen move few pixels far, so a no-op is within the bound too. On the very
+        // pixels sharp worked on, ours must land far nearer sharp's result than the untouched ones.
+        const resized = await sharp(file).resize({ width: 300 }).png().toBuffer();
+        const same = await rgba(resized);
+        applyPixelOperations(same.data, same.width, same.height, parseTransforms(transforms, 5));
+        const untouched = await rgba(resized);
+        expect(meanDifference(same.data, theirs.data)).toBeLessThan(0.25 * meanDifference(untouched.data, theirs.data));
+      }
+    });
+  }
 
   it('EXIF orientations 1–8: the displayed image, cropped and resized', async () => {
     const base = await picture(300, 200).jpeg({ quality: 95 }).toBuffer();

@@ -14,9 +14,9 @@ const MAX_PIXELS = 4_000_000;
 
 /** The transforms each case is tried with: a 1/8 shrink-on-load (the scaled decoder), a full decode, each encoder. */
 export const TRANSFORMS: Transform[] = [
-  { width: 12, height: 12, fit: 'cover', quality: 75, format: 'jpg', auto: false, withoutEnlargement: false, focalPointX: undefined, focalPointY: undefined },
-  { width: 40, height: undefined, fit: 'inside', quality: 80, format: 'png', auto: false, withoutEnlargement: false, focalPointX: undefined, focalPointY: undefined },
-  { width: 500, height: 500, fit: 'contain', quality: 60, format: 'webp', auto: false, withoutEnlargement: true, focalPointX: undefined, focalPointY: undefined },
+  { width: 12, height: 12, fit: 'cover', quality: 75, format: 'jpg', auto: false, withoutEnlargement: false, focalPointX: undefined, focalPointY: undefined, operations: [] },
+  { width: 40, height: undefined, fit: 'inside', quality: 80, format: 'png', auto: false, withoutEnlargement: false, focalPointX: undefined, focalPointY: undefined, operations: [] },
+  { width: 500, height: 500, fit: 'contain', quality: 60, format: 'webp', auto: false, withoutEnlargement: true, focalPointX: undefined, focalPointY: undefined, operations: [] },
 ];
 
 export async function renderCase(bytes: Uint8Array, transform: number): Promise<Outcome> {

@@ -107,6 +107,7 @@ export async function serveAsset(r: AssetRequest): Promise<Response> {
   const transform = resolveTransform(params, {
     settings: await assetSettings(r.db),
     maxDimension: config.assets.maxDimension,
+    maxOperations: config.assets.maxOperations,
     accept,
     sourceType: row.type ?? '',
     sourceWidth: row.width,

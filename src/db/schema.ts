@@ -51,6 +51,8 @@ export interface AssetPreset {
   quality?: number;
   withoutEnlargement?: boolean;
   format?: 'jpg' | 'jpeg' | 'png' | 'webp' | 'avif' | 'auto';
+  /** Directus `transforms`: `[operation, ...arguments]` lists, checked when the settings are saved. */
+  transforms?: unknown[];
 }
 
 /** Directus's project settings that this service reads: the thumbnail whitelist. One row, id 1. */

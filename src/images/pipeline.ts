@@ -7,6 +7,7 @@ import { decodedExtent } from './frames';
 import { plan } from './geometry';
 import { exifOrientation } from './orientation';
 import { encodeImage } from './encode';
+import { applyPixelOperations, orientationWith } from './operations';
 import { AVIF_MAX_PIXELS, CONTENT_TYPES, type Transform } from './transform';
 
 export interface Rendered {
@@ -66,12 +67,13 @@ export const MAX_STREAMED_SOURCE_PIXELS = 100_000_000;
 
 /**
  * The pipeline from a source's bytes (or stream) and their header: refuses a truncated file, reads
- * the EXIF orientation, renders. What `/assets` runs on a miss, and what the decoder fuzz test drives.
+ * the EXIF orientation (and folds the request's rotate, flip and flop into it), renders. What `/assets` runs on a miss, and what the decoder fuzz test drives.
  */
 export function transformImage(source: Uint8Array | StreamedSource, header: Dimensions, t: Transform, maxPixels: number): Promise<Rendered> {
   if (source instanceof Uint8Array) assertComplete(source, header);
   else if (header.format !== 'png') throw new Error(`a ${header.format} source cannot be streamed`);
-  return render(source, header, exifOrientation(source instanceof Uint8Array ? source : source.head), t, maxPixels);
+  const exif = exifOrientation(source instanceof Uint8Array ? source : source.head);
+  return render(source, header, orientationWith(exif, t.operations), t, maxPixels);
 }
 
 type Rect = { left: number; top: number; width: number; height: number };
@@ -119,6 +121,11 @@ async function render(source: Uint8Array | StreamedSource, header: Dimensions, o
       img = keep(resize(img, kept.width, kept.height, SamplingFilter.CatmullRom));
     }
     if (orientation > 1 && orientation <= 8) img = keep(orient(img, orientation));
+    if (t.operations.some((o) => o.op !== 'rotate' && o.op !== 'flip' && o.op !== 'flop')) {
+      const raw = img.get_raw_pixels();
+      applyPixelOperations(raw, img.get_width(), img.get_height(), t.operations);
+      img = keep(new PhotonImage(raw, img.get_width(), img.get_height()));
+    }
     const flat = t.format === 'jpg' ? flattenOnWhite(img) : undefined;
     if (flat) img = keep(flat);
     // Lossless WebP only where the source is lossless and the request asks for it (quality=100).

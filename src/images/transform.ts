@@ -2,6 +2,7 @@ import type { AssetPreset } from '../db/schema';
 import type { AssetSettings } from '../db/settings-repository';
 import { AppError } from '../errors/app-error';
 import { plan } from './geometry';
+import { checkTransforms, type Operation, parseTransforms } from './operations';
 
 export type Fit = 'cover' | 'contain' | 'inside' | 'outside';
 export type OutputFormat = 'jpg' | 'png' | 'webp' | 'avif';
@@ -26,10 +27,12 @@ export interface Transform {
   withoutEnlargement: boolean;
   focalPointX: number | undefined;
   focalPointY: number | undefined;
+  /** Directus `transforms`, checked: geometric ones act before the resize, the others after it. */
+  operations: Operation[];
 }
 
 /** Query parameters that ask for a transform (Directus names and Directus 8 aliases). */
-const TRANSFORM_PARAMS = ['key', 'width', 'height', 'fit', 'quality', 'format', 'withoutEnlargement', 'focal_point_x', 'focal_point_y', 'w', 'h', 'f', 'q'];
+const TRANSFORM_PARAMS = ['key', 'width', 'height', 'fit', 'quality', 'format', 'withoutEnlargement', 'focal_point_x', 'focal_point_y', 'transforms', 'w', 'h', 'f', 'q'];
 
 export const DEFAULT_QUALITY = 80;
 
@@ -81,6 +84,8 @@ function coordinate(name: string, raw: string | null): number | undefined {
 export interface TransformContext {
   settings: AssetSettings;
   maxDimension: number;
+  /** ASSETS_TRANSFORM_MAX_OPERATIONS: the most operations `transforms` may list. */
+  maxOperations: number;
   /** The request's Accept header, for `format=auto`. */
   accept: string | null;
   /** The source's type, for `format=auto` (a JPEG never has alpha). */
@@ -124,11 +129,20 @@ export function resolveTransform(params: URLSearchParams, ctx: TransformContext)
   const withoutEnlargement = booleanOf('withoutEnlargement', params.get('withoutEnlargement')) ?? preset?.withoutEnlargement ?? false;
   const focalPointX = coordinate('focal_point_x', params.get('focal_point_x')) ?? ctx.focalPointX ?? undefined;
   const focalPointY = coordinate('focal_point_y', params.get('focal_point_y')) ?? ctx.focalPointY ?? undefined;
+  const raw = params.get('transforms');
+  const operations = raw !== null ? parseTransforms(raw, ctx.maxOperations) : checkTransforms(preset?.transforms ?? [], Number.MAX_SAFE_INTEGER, invalid);
   const auto = requested === 'auto';
-  const t: Transform = { width, height, fit, quality, format: auto ? 'jpg' : requested, auto, withoutEnlargement, focalPointX, focalPointY };
+  const t: Transform = { width, height, fit, quality, format: auto ? 'jpg' : requested, auto, withoutEnlargement, focalPointX, focalPointY, operations };
   if (auto) {
-    const out = ctx.sourceWidth && ctx.sourceHeight ? plan(ctx.sourceWidth, ctx.sourceHeight, t) : undefined;
-    t.format = autoFormat(ctx.accept, ctx.sourceType, out ? (out.crop ?? out).width * (out.crop ?? out).height : undefined);
+    // The record's size is the stored one: an EXIF or requested quarter turn swaps the sides the
+    // size applies to, so the larger of both readings is what must fit AVIF's cap.
+    const sw = ctx.sourceWidth;
+    const sh = ctx.sourceHeight;
+    const pixels = (w: number, h: number) => {
+      const out = plan(w, h, t);
+      return (out.crop ?? out).width * (out.crop ?? out).height;
+    };
+    t.format = autoFormat(ctx.accept, ctx.sourceType, sw && sh ? Math.max(pixels(sw, sh), pixels(sh, sw)) : undefined);
   }
   return t;
 }
@@ -164,6 +178,7 @@ export function requestVariant(params: URLSearchParams, settingsVersion: string,
 export function canonical(t: Transform): string {
   const parts = [`w=${t.width ?? ''}`, `h=${t.height ?? ''}`, `fit=${t.fit}`, `q=${t.quality}`, `f=${t.format}`, `we=${t.withoutEnlargement ? 1 : 0}`];
   if (t.fit === 'cover' && t.focalPointX !== undefined && t.focalPointY !== undefined) parts.push(`fx=${t.focalPointX}`, `fy=${t.focalPointY}`);
+  if (t.operations.length > 0) parts.push(`ops=${JSON.stringify(t.operations)}`);
   return parts.join('&');
 }
 

@@ -10,5 +10,5 @@ export const settingsRoutes = new Hono<AppEnv>();
 settingsRoutes.get('/', requireScope('read'), async (c) => c.json({ data: await assetSettings(c.env.DB) }));
 
 settingsRoutes.patch('/', requireScope('admin'), async (c) => {
-  return c.json({ data: await updateAssetSettings(c.env.DB, await jsonBody(c), c.get('config').assets.maxDimension) });
+  return c.json({ data: await updateAssetSettings(c.env.DB, await jsonBody(c), c.get('config').assets) });
 });

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import type { AssetPreset } from '../db/schema';
 import { type AssetSettings, SettingsRepository } from '../db/settings-repository';
+import { checkTransforms } from '../images/operations';
 import { AppError } from '../errors/app-error';
 import { hex } from '../lib/bytes';
 
@@ -37,6 +38,7 @@ const preset = z.strictObject({
   quality: z.optional(z.int().check(z.gte(1), z.lte(100))),
   withoutEnlargement: z.optional(z.boolean()),
   format: z.optional(z.enum(['jpg', 'jpeg', 'png', 'webp', 'avif', 'auto'])),
+  transforms: z.optional(z.array(z.unknown())),
 });
 
 const patchSchema = z.strictObject({
@@ -45,7 +47,8 @@ const patchSchema = z.strictObject({
 });
 
 /** Validates and stores a settings change (unique preset keys, sane ranges); refreshes this isolate. */
-export async function updateAssetSettings(db: D1Database, body: unknown, maxDimension: number): Promise<AssetSettings> {
+export async function updateAssetSettings(db: D1Database, body: unknown, limits: { maxDimension: number; maxOperations: number }): Promise<AssetSettings> {
+  const { maxDimension, maxOperations } = limits;
   const parsed = z.safeParse(patchSchema, body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -61,6 +64,7 @@ export async function updateAssetSettings(db: D1Database, body: unknown, maxDime
     if ((p.width ?? 0) > maxDimension || (p.height ?? 0) > maxDimension) {
       throw new AppError('INVALID_PAYLOAD', `Preset "${p.key}" is larger than ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION (${maxDimension}).`);
     }
+    if (p.transforms) checkTransforms(p.transforms, maxOperations, (message) => new AppError('INVALID_PAYLOAD', `Preset "${p.key}": ${message}`));
   }
   const value = await new SettingsRepository(db).put({
     storage_asset_transform: parsed.data.storage_asset_transform ?? current.storage_asset_transform,

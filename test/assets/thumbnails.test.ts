@@ -311,6 +311,92 @@ describe('every source format', () => {
   }
 });
 
+describe('Directus transforms', () => {
+  const q = (ops: unknown) => `transforms=${encodeURIComponent(JSON.stringify(ops))}`;
+  const pixels = (body: Uint8Array) => {
+    const img = PhotonImage.new_from_byteslice(body);
+    try {
+      return { width: img.get_width(), height: img.get_height(), raw: img.get_raw_pixels() };
+    } finally {
+      img.free();
+    }
+  };
+
+  it('rotate acts before the resize: width describes the turned image', async () => {
+    expect((await thumb(landscape.id, `width=300&${q([['rotate', 90]])}`)).dims).toEqual([300, 450]);
+    expect((await thumb(landscape.id, `width=300&${q([['rotate', 180]])}`)).dims).toEqual([300, 200]);
+    expect((await thumb(landscape.id, `width=300&${q([['rotate', 0]])}`)).dims).toEqual([300, 200]);
+  });
+
+  it('flip mirrors the rows, flop the columns, negate inverts, grayscale makes R=G=B', async () => {
+    const plain = pixels((await thumb(landscape.id, 'width=60&format=png')).body);
+    const flipped = pixels((await thumb(landscape.id, `width=60&format=png&${q([['flip']])}`)).body);
+    const flopped = pixels((await thumb(landscape.id, `width=60&format=png&${q([['flop']])}`)).body);
+    const negated = pixels((await thumb(landscape.id, `width=60&format=png&${q([['negate']])}`)).body);
+    const grey = pixels((await thumb(landscape.id, `width=60&format=png&${q([['greyscale']])}`)).body);
+    const { width: w, height: h } = plain;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = (y * w + x) * 4;
+        expect(flipped.raw.subarray(((h - 1 - y) * w + x) * 4, ((h - 1 - y) * w + x) * 4 + 4)).toEqual(plain.raw.subarray(i, i + 4));
+        expect(flopped.raw.subarray((y * w + w - 1 - x) * 4, (y * w + w - 1 - x) * 4 + 4)).toEqual(plain.raw.subarray(i, i + 4));
+        expect([negated.raw[i], negated.raw[i + 3]]).toEqual([255 - (plain.raw[i] as number), 255]);
+        expect(grey.raw[i]).toBe(grey.raw[i + 1]);
+        expect(grey.raw[i + 1]).toBe(grey.raw[i + 2]);
+      }
+    }
+  });
+
+  it('each transforms list is its own derivative (cache key and ETag)', async () => {
+    const plain = await thumb(landscape.id, 'width=70');
+    const blurred = await thumb(landscape.id, `width=70&${q([['blur', 3]])}`);
+    const again = await thumb(landscape.id, `width=70&${q([['blur', 3]])}`);
+    expect(blurred.res.headers.get('etag')).not.toBe(plain.res.headers.get('etag'));
+    expect(again.res.headers.get('x-cache')).toBe('HIT-EDGE');
+    expect(again.body).toEqual(blurred.body);
+  });
+
+  it('unknown operations, bad arguments and too many operations are 400 INVALID_QUERY naming what is wrong', async () => {
+    const cases: [string, RegExp][] = [
+      [q([['resize', 10]]), /operation "resize" is not supported/],
+      [q([['__proto__']]), /operation "__proto__" is not supported/],
+      [q([['toString']]), /operation "toString" is not supported/],
+      [q([['blur', 'ten']]), /blur: sigma must be a number from 0.3 to 1000/],
+      [q([['blur', 0.1]]), /sigma must be a number from 0.3 to 1000/],
+      [q([['rotate', 45]]), /only multiples of 90 degrees/],
+      [q([['tint', 'not-a-colour']]), /tint: takes a colour/],
+      [q([['modulate', { brightness: 1, glow: 2 }]]), /modulate: has no option "glow"/],
+      [q([['flip', 'yes']]), /flip: takes nothing or true\/false/],
+      [q([['blur', 1], ['blur', 1], ['blur', 1], ['blur', 1], ['blur', 1], ['blur', 1]]), /at most 5 are allowed \(ASSETS_TRANSFORM_MAX_OPERATIONS\)/],
+      [q({ blur: 10 }), /must be a JSON array/],
+      [q(['blur']), /must be an array starting with an operation's name/],
+      ['transforms=[[%22blur%22', /JSON array/],
+      [`transforms=${encodeURIComponent('[["modulate",{"__proto__":{"polluted":1}}]]')}`, /transforms/],
+    ];
+    for (const [query, message] of cases) {
+      const error = await errorOf(await api(`/assets/${landscape.id}?width=50&${query}`, { token: null }));
+      expect(error, query).toMatchObject({ status: 400, code: 'INVALID_QUERY' });
+      expect(error.message, query).toMatch(message);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('presets may carry transforms (checked when saved); in presets mode ad-hoc transforms are refused', async () => {
+    const bad = await api('/settings', { method: 'PATCH', headers: json, body: JSON.stringify({ storage_asset_presets: [{ key: 'x', transforms: [['sepia']] }] }) });
+    expect(await errorOf(bad)).toMatchObject({ status: 400, code: 'INVALID_PAYLOAD', message: expect.stringMatching(/Preset "x".*"sepia" is not supported/) });
+    await setTransforms('presets', [{ key: 'grey', width: 40, format: 'png', transforms: [['grayscale'], ['rotate', 90]] }]);
+    try {
+      const out = pixels((await thumb(landscape.id, 'key=grey')).body);
+      expect([out.width, out.height]).toEqual([40, 60]);
+      expect(out.raw[0]).toBe(out.raw[1]);
+      const refused = await errorOf(await api(`/assets/${landscape.id}?key=grey&${q([['blur', 2]])}`, { token: null }));
+      expect(refused).toMatchObject({ status: 403, code: 'ILLEGAL_ASSET_TRANSFORMATION', message: expect.stringContaining('transforms') });
+    } finally {
+      await setTransforms('all', []);
+    }
+  });
+});
+
 describe('whitelist (settings)', () => {
   afterAll(() => setTransforms('all', []));
 
