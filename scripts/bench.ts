@@ -229,6 +229,7 @@ async function thumbnails(stack: LocalStack) {
     };
   }
   out.engine_only = await engineOnly(cases.slice(0, 4));
+  out.encodings = await encodings(stack);
 
   // Edge-cache hit vs a direct S3 GET of an object of the same size.
   const file = await postFile(stack, 0, await photo(1800, 1200));
@@ -262,6 +263,41 @@ async function thumbnails(stack: LocalStack) {
     direct_s3_get_ms: +median(direct).toFixed(2),
     worker_floor_ms: +median(floor).toFixed(2),
   };
+  return out;
+}
+
+/**
+ * The same 400 px thumbnail of the 1800×1200 photo as JPEG, lossy WebP and AVIF at quality 80: the
+ * miss over HTTP (a new file each round), the size, and workerd's peak RSS during the miss.
+ */
+async function encodings(stack: LocalStack) {
+  const source = await photo(1800, 1200);
+  const out: Record<string, unknown> = {};
+  for (const format of ['jpg', 'webp', 'avif']) {
+    const ms: number[] = [];
+    let bytes = 0;
+    let peak = 0;
+    for (let i = 0; i < ROUNDS; i++) {
+      const file = await postFile(stack, source.byteLength, source);
+      const started = performance.now();
+      const measured = await withPeakRss(stack.workerdPid, async () => {
+        const res = await fetch(`${stack.base}/assets/${file.id}?width=400&quality=80&format=${format}`);
+        bytes = (await res.arrayBuffer()).byteLength;
+        if (res.status !== 200) throw new Error(`${format}: ${res.status}`);
+      });
+      ms.push(performance.now() - started);
+      peak = Math.max(peak, measured.peak - measured.before);
+    }
+    out[format] = { miss_ms: +median(ms).toFixed(1), bytes, most_one_miss_added_mib: mib(peak) };
+  }
+  const jpg = out.jpg as { miss_ms: number; bytes: number };
+  for (const format of ['webp', 'avif']) {
+    const o = out[format] as { miss_ms: number; bytes: number } & Record<string, unknown>;
+    o.miss_ratio_to_jpeg = +(o.miss_ms / jpg.miss_ms).toFixed(2);
+    o.size_ratio_to_jpeg = +(o.bytes / jpg.bytes).toFixed(2);
+  }
+  (out.webp as Record<string, unknown>).target_size_ratio = 1.2;
+  (out.avif as Record<string, unknown>).target_miss_ratio = 3;
   return out;
 }
 
