@@ -68,10 +68,35 @@ async function webp(bytes: Uint8Array): Promise<Pixels> {
   return { width: image.width, height: image.height, data: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength) };
 }
 
+/**
+ * The AVIF decoder's heap is capped: libavif and dav1d size their buffers from the AV1 bitstream,
+ * which may claim more than the `ispe` that was checked. With the cap a larger frame fails its
+ * allocation (an error, then a 422) instead of growing the isolate past its 128 MB. 64 MiB holds a
+ * 4 MP (ASSETS_TRANSFORM_MAX_PIXELS) image's frame, its RGBA and the file; an instance that grew past
+ * 16 MiB is dropped after its job, as WebAssembly memory never shrinks.
+ */
+const AVIF_HEAP_LIMIT = 64 * 1024 * 1024;
+const AVIF_KEEP_BELOW = 16 * 1024 * 1024;
 let avifReady: Promise<void> | undefined;
+let avifMemory: WebAssembly.Memory | undefined;
+
+/** Emscripten's instantiation, with its heap-growth import refusing to pass AVIF_HEAP_LIMIT. */
+function cappedInstance(imports: Record<string, Record<string, unknown>>, ready: (instance: WebAssembly.Instance) => void) {
+  for (const table of Object.values(imports)) {
+    for (const [name, f] of Object.entries(table)) {
+      if (typeof f === 'function' && f.name === '_emscripten_resize_heap') {
+        table[name] = (requested: number) => (requested >>> 0 > AVIF_HEAP_LIMIT ? false : f(requested));
+      }
+    }
+  }
+  const instance = new WebAssembly.Instance(avifWasm, imports as WebAssembly.Imports);
+  avifMemory = Object.values(instance.exports).find((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory);
+  ready(instance);
+  return instance.exports;
+}
 
 async function avif(bytes: Uint8Array): Promise<Pixels> {
-  avifReady ??= Promise.resolve((initAvif as (m: WebAssembly.Module) => unknown)(avifWasm)).then(() => undefined);
+  avifReady ??= Promise.resolve((initAvif as (m: WebAssembly.Module, o: object) => unknown)(avifWasm, { instantiateWasm: cappedInstance })).then(() => undefined);
   await avifReady;
   try {
     const image = await avifDecode(bytes.slice().buffer);
@@ -80,5 +105,7 @@ async function avif(bytes: Uint8Array): Promise<Pixels> {
   } catch (error) {
     avifReady = undefined;
     throw error;
+  } finally {
+    if ((avifMemory?.buffer.byteLength ?? 0) > AVIF_KEEP_BELOW) avifReady = undefined;
   }
 }

@@ -104,6 +104,23 @@ describe('the size checked is the size decoded', () => {
     await ordinaryStillWorks();
   });
 
+  it('an AVIF whose ispe says 50×50 over a 5000×5000 AV1 frame fails inside its capped heap: a 422, and the next AVIF decodes', async () => {
+    const big = fixture('generated-25mp.avif');
+    expect(readDimensions(big)).toMatchObject({ format: 'avif', width: 5000, height: 5000 });
+    // As it is, 25 MP is past the budget and refused from its header.
+    const honest = await thumbnailOf(big, 'honest.avif', 'width=10&format=png');
+    expect(honest.error).toMatchObject({ status: 422, message: expect.stringMatching(/ASSETS_TRANSFORM_MAX_PIXELS/) });
+    const lying = big.slice();
+    const at = Buffer.from(lying).indexOf('ispe');
+    new DataView(lying.buffer).setUint32(at + 8, 50);
+    new DataView(lying.buffer).setUint32(at + 12, 50);
+    const { error } = await thumbnailOf(lying, 'lying.avif', 'width=10&format=png');
+    // Its frame's allocation fails in the capped heap (test-node/avif-heap.test.ts measures the memory).
+    expect(error).toMatchObject({ status: 422, code: 'UNPROCESSABLE_IMAGE', message: expect.stringMatching(/could not be decoded/) });
+    expect((await thumbnailOf(fixture('generated.avif'), 'fine.avif', 'width=10&format=png')).error.status).toBe(200);
+    await ordinaryStillWorks();
+  });
+
   it('a GIF frame inside its screen is transformed', async () => {
     const { error } = await thumbnailOf(fixture('anim.gif'), 'fine.gif', 'width=10&format=png');
     expect(error.status).toBe(200);
