@@ -7,6 +7,8 @@ export interface Bindings {
   DB: D1Database;
   /** One Durable Object per TUS upload. */
   UPLOADS: DurableObjectNamespace<UploadSession>;
+  /** Cloudflare Images, for ASSETS_TRANSFORM_ENGINE=images. */
+  IMAGES?: ImagesBinding;
   [variable: string]: unknown;
 }
 

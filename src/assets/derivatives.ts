@@ -4,7 +4,8 @@ import { AppError } from '../errors/app-error';
 import { derivativesPrefix } from '../files/service';
 import { concat, hex } from '../lib/bytes';
 import { type Dimensions, readDimensions } from '../images/dimensions';
-import { type StreamedSource, transformImage } from '../images/pipeline';
+import { imagesTransforms, renderWithImages } from '../images/images-engine';
+import { plannedOutput, shownOrientation, type StreamedSource, transformImage } from '../images/pipeline';
 import { CONTENT_TYPES, canonical, type Transform } from '../images/transform';
 import { storageFor } from '../storage';
 import { contentDisposition, evaluateConditionals } from './http';
@@ -34,6 +35,8 @@ export interface DerivativeOptions extends ServeOptions {
    * it back when the render fails, so refused requests cannot use up a file's budget.
    */
   variants?: { reserve(hash: string): Promise<'new' | 'existing' | 'full'>; release(hash: string): Promise<void> };
+  /** ASSETS_TRANSFORM_ENGINE=images: the binding that makes derivatives (the WASM engine when it cannot). */
+  images?: ImagesBinding;
 }
 
 /** What a derivative is, for its answer: wherever its bytes come from, the same headers. */
@@ -85,7 +88,7 @@ export async function serveDerivative(config: Config, row: FileRow, t: Transform
   if (!flight) {
     const { variants } = o;
     const budget = variants && { reserve: () => variants.reserve(hash), release: () => variants.release(hash) };
-    flight = produce(config, row, t, key, o.waitUntil, budget).finally(() => inFlight.delete(key));
+    flight = produce(config, row, t, key, o.waitUntil, budget, o.images).finally(() => inFlight.delete(key));
     inFlight.set(key, flight);
   }
   const result = await flight;
@@ -111,7 +114,8 @@ async function produce(
   t: Transform,
   key: string,
   waitUntil: (p: Promise<unknown>) => void,
-  budget?: { reserve(): Promise<'new' | 'existing' | 'full'>; release(): Promise<void> },
+  budget: { reserve(): Promise<'new' | 'existing' | 'full'>; release(): Promise<void> } | undefined,
+  images: ImagesBinding | undefined,
 ) {
   const client = storageFor(config, row.storage);
   const started = performance.now();
@@ -130,9 +134,27 @@ async function produce(
   }
   const read = performance.now();
   let rendering = read;
+  let engine = 'wasm';
   const rendered = await (async () => {
     const { source, header } = await readSource(config, row);
     rendering = performance.now();
+    const orientation = shownOrientation(source, t);
+    const steps = images ? imagesTransforms(t, header, orientation) : undefined;
+    if (images && steps) {
+      plannedOutput(header, orientation, t, config.assets.maxPixels);
+      try {
+        const made = await renderWithImages(images, source, header, t, steps);
+        engine = 'images';
+        return made;
+      } catch (error) {
+        // The binding's failure is not the request's: the WASM engine makes it if the source fits it
+        // (its own limits then apply). A streamed source was given to the binding: it is read again.
+        log('warn', 'Images binding failed; the WASM engine makes this derivative', { reason: (error as Error).message });
+        engine = 'wasm (images failed)';
+        const again = source instanceof Uint8Array ? { source, header } : await readSource(config, row);
+        return transformImage(again.source, again.header, t, config.assets.maxPixels);
+      }
+    }
     return transformImage(source, header, t, config.assets.maxPixels);
   })().catch(async (error: unknown) => {
     if (reserved === 'new') await budget?.release().catch(() => {});
@@ -144,7 +166,7 @@ async function produce(
       log('warn', 'derivative not stored', { key, reason: error.message });
     }),
   );
-  const timing = `storage;dur=${Math.round(read - started)}, source;dur=${Math.round(rendering - read)}, render;dur=${Math.round(done - rendering)}`;
+  const timing = `storage;dur=${Math.round(read - started)}, source;dur=${Math.round(rendering - read)}, render;dur=${Math.round(done - rendering)};desc="${engine}"`;
   return { body: rendered.body, contentType: rendered.contentType, from: 'generated' as const, timing };
 }
 

@@ -26,6 +26,8 @@ export interface AssetRequest {
   /** The request's token, checked (a stored token costs a D1 read); undefined without one. */
   principal: () => Promise<Principal | undefined>;
   waitUntil: (promise: Promise<unknown>) => void;
+  /** The IMAGES binding, when the Worker has one. */
+  images: ImagesBinding | undefined;
 }
 
 /** Identical original fills in this isolate share one storage read. */
@@ -116,10 +118,14 @@ export async function serveAsset(r: AssetRequest): Promise<Response> {
     focalPointY: row.focalPointY,
   });
   const adHoc = adHocParams(params).length > 0;
+  if (config.assets.engine === 'images' && !r.images) {
+    throw new AppError('INVALID_CONFIG', 'ASSETS_TRANSFORM_ENGINE=images needs the IMAGES binding ([images] binding = "IMAGES" in wrangler.toml).');
+  }
   const repo: FilesRepository = r.deps.repo;
   return serveDerivative(config, row, transform, {
     ...options(isPrivate || viaHash),
     waitUntil: r.waitUntil,
+    ...(config.assets.engine === 'images' ? { images: r.images } : {}),
     keep: (body, headers) => keep(headers, body, { ...meta, original: false, varies: transform.auto }),
     ...(adHoc
       ? {

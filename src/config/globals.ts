@@ -29,6 +29,8 @@ export interface GlobalSettings {
     maxDimension: number;
     /** Pixels (w×h) a transform may decode, and may make (ASSETS_TRANSFORM_MAX_PIXELS). */
     maxPixels: number;
+    /** Who makes derivatives (ASSETS_TRANSFORM_ENGINE): the WASM engine, or Cloudflare Images through the IMAGES binding. */
+    engine: 'wasm' | 'images';
     /** Operations one `transforms` list may hold (ASSETS_TRANSFORM_MAX_OPERATIONS, as Directus). */
     maxOperations: number;
     /** Ad-hoc derivatives one file's bytes may collect (ASSETS_TRANSFORM_MAX_VARIANTS); presets do not count. */
@@ -132,6 +134,7 @@ const schema = z.object({
   ASSETS_SIGNED_TRANSFORMS: z._default(bool, false),
   ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d*$/, { error: 'expected a positive whole number of pixels' })), z.transform(Number)), 6000),
   ASSETS_TRANSFORM_MAX_PIXELS: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d*$/, { error: 'expected a positive whole number of pixels' })), z.transform(Number)), DEFAULT_MAX_PIXELS),
+  ASSETS_TRANSFORM_ENGINE: z._default(z.enum(['wasm', 'images'], { error: 'expected wasm or images' }), 'wasm'),
   ASSETS_TRANSFORM_MAX_OPERATIONS: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d{0,1}$/, { error: 'expected a whole number from 1 to 99' })), z.transform(Number)), 5),
   ASSETS_TRANSFORM_MAX_VARIANTS: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d{0,6}$/, { error: 'expected a positive whole number' })), z.transform(Number)), 100),
   ASSETS_CACHE_TTL: z._default(duration, 30 * 86400),
@@ -187,6 +190,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
       assets: {
         maxDimension: v.ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION,
         maxPixels: v.ASSETS_TRANSFORM_MAX_PIXELS,
+        engine: v.ASSETS_TRANSFORM_ENGINE,
         maxOperations: v.ASSETS_TRANSFORM_MAX_OPERATIONS,
         maxVariants: v.ASSETS_TRANSFORM_MAX_VARIANTS,
         public: v.ASSETS_PUBLIC,

@@ -72,11 +72,41 @@ export const MAX_STREAMED_SOURCE_PIXELS = 100_000_000;
 export function transformImage(source: Uint8Array | StreamedSource, header: Dimensions, t: Transform, maxPixels: number): Promise<Rendered> {
   if (source instanceof Uint8Array) assertComplete(source, header);
   else if (header.format !== 'png') throw new Error(`a ${header.format} source cannot be streamed`);
-  const exif = exifOrientation(source instanceof Uint8Array ? source : source.head);
-  return render(source, header, orientationWith(exif, t.operations), t, maxPixels);
+  return render(source, header, shownOrientation(source, t), t, maxPixels);
 }
 
 type Rect = { left: number; top: number; width: number; height: number };
+
+/**
+ * Where the pixels go (in the displayed orientation), after the checks every engine makes: the
+ * output is held in full (resized, oriented, flattened, encoded), so it is bounded like a decode;
+ * AVIF has its own cap.
+ */
+export function plannedOutput(header: Dimensions, orientation: number, t: Transform, maxPixels: number) {
+  const swapped = orientation >= 5 && orientation <= 8;
+  const displayedWidth = swapped ? header.height : header.width;
+  const displayedHeight = swapped ? header.width : header.height;
+  const p = plan(displayedWidth, displayedHeight, t);
+  if (p.width * p.height > maxPixels) {
+    throw new AppError(
+      'INVALID_QUERY',
+      `This transform would make a ${p.width}×${p.height} image of this ${displayedWidth}×${displayedHeight} source; transforms make at most ${maxPixels} pixels (ASSETS_TRANSFORM_MAX_PIXELS). Ask for a smaller size, fit=inside, or withoutEnlargement.`,
+    );
+  }
+  const out = p.crop ?? p;
+  if (t.format === 'avif' && out.width * out.height > AVIF_MAX_PIXELS) {
+    throw new AppError(
+      'INVALID_QUERY',
+      `AVIF output is limited to ${AVIF_MAX_PIXELS} pixels (its encoder's memory); this transform makes ${out.width}×${out.height}. Ask for a smaller size or format=webp.`,
+    );
+  }
+  return p;
+}
+
+/** The orientation a source is shown in: its EXIF orientation, then the request's rotate, flip and flop. */
+export function shownOrientation(source: Uint8Array | StreamedSource, t: Transform): number {
+  return orientationWith(exifOrientation(source instanceof Uint8Array ? source : source.head), t.operations);
+}
 
 /**
  * Decodes, cuts a cover crop's kept region, resizes (never stretching), applies the EXIF orientation
@@ -88,23 +118,8 @@ type Rect = { left: number; top: number; width: number; height: number };
  */
 async function render(source: Uint8Array | StreamedSource, header: Dimensions, orientation: number, t: Transform, maxPixels: number): Promise<Rendered> {
   const swapped = orientation >= 5 && orientation <= 8;
-  const displayedWidth = swapped ? header.height : header.width;
-  const displayedHeight = swapped ? header.width : header.height;
-  const p = plan(displayedWidth, displayedHeight, t);
+  const p = plannedOutput(header, orientation, t, maxPixels);
   const storedTarget = swapped ? { width: p.height, height: p.width } : { width: p.width, height: p.height };
-  // The output is held in full too (resized, oriented, flattened, encoded): it has the same bound.
-  if (p.width * p.height > maxPixels) {
-    throw new AppError(
-      'INVALID_QUERY',
-      `This transform would make a ${p.width}×${p.height} image of this ${displayedWidth}×${displayedHeight} source; transforms make at most ${maxPixels} pixels (ASSETS_TRANSFORM_MAX_PIXELS). Ask for a smaller size, fit=inside, or withoutEnlargement.`,
-    );
-  }
-  if (t.format === 'avif' && (p.crop ?? p).width * (p.crop ?? p).height > AVIF_MAX_PIXELS) {
-    throw new AppError(
-      'INVALID_QUERY',
-      `AVIF output is limited to ${AVIF_MAX_PIXELS} pixels (its encoder's memory); this transform makes ${(p.crop ?? p).width}×${(p.crop ?? p).height}. Ask for a smaller size or format=webp.`,
-    );
-  }
   // The part of the stored image that is kept (at the target's scale): a cover crop's region, else all.
   const kept = p.crop ? storedRect(p.crop, orientation, storedTarget) : { left: 0, top: 0, ...storedTarget };
 

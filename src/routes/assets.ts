@@ -50,6 +50,7 @@ function serve(c: Context<AppEnv>): Promise<Response> {
     filename: c.req.param('filename'),
     principal: () => principal(c),
     waitUntil: (p) => waitUntil(c, p),
+    images: c.env.IMAGES,
   });
 }
 
