@@ -10,6 +10,8 @@ export type Scope = 'read' | 'upload' | 'admin';
 export interface Principal {
   name: string;
   scope: Scope;
+  /** When a stored token stops working; null for one that does not expire (and ADMIN_TOKEN). */
+  expiresOn: string | null;
 }
 
 const RANK: Record<Scope, number> = { read: 1, upload: 2, admin: 3 };
@@ -42,7 +44,7 @@ export async function tokenPrincipal(db: D1Database, token: string): Promise<Pri
   if (row.expiresOn && Date.parse(row.expiresOn) <= Date.now()) {
     throw new AppError('TOKEN_EXPIRED', 'This token has expired.', { headers: { 'WWW-Authenticate': 'Bearer' } });
   }
-  return { name: row.name, scope: row.scope };
+  return { name: row.name, scope: row.scope, expiresOn: row.expiresOn };
 }
 
 const createSchema = z.strictObject({

@@ -30,7 +30,7 @@ export async function principal(c: Context<AppEnv>): Promise<Principal | undefin
   let found: Principal | undefined;
   if (token !== undefined) {
     const admin = c.get('config').adminToken;
-    if (admin !== undefined && (await timingSafeEqualString(token, admin))) found = { name: 'admin', scope: 'admin' };
+    if (admin !== undefined && (await timingSafeEqualString(token, admin))) found = { name: 'admin', scope: 'admin', expiresOn: null };
     else if (token === '') throw new AppError('INVALID_CREDENTIALS', 'Invalid user credentials.', { headers: BEARER_CHALLENGE });
     else found = await tokenPrincipal(c.env.DB, token);
   }

@@ -33,6 +33,7 @@ describe('tokens and scopes on every route', () => {
     ['POST', () => `/files/${crypto.randomUUID()}/rotate-hash`, undefined, 'admin'],
     ['DELETE', () => `/files/${crypto.randomUUID()}`, undefined, 'admin'],
     ['PATCH', () => '/settings', () => JSON.stringify({}), 'admin'],
+    ['GET', () => '/tokens/me', undefined, 'read'],
     ['GET', () => '/tokens', undefined, 'admin'],
     ['POST', () => '/tokens', () => JSON.stringify({}), 'admin'],
   ];
@@ -50,6 +51,17 @@ describe('tokens and scopes on every route', () => {
       }
     });
   }
+
+  it('GET /tokens/me answers a token with its own name, scope and expiry, never its value', async () => {
+    const expiring = await newToken('upload', { expires_on: '2099-01-01T00:00:00.000Z' });
+    const me = await api('/tokens/me', { token: expiring.token });
+    const text = await me.text();
+    expect(JSON.parse(text)).toEqual({ data: { name: expiring.name, scope: 'upload', expires_on: '2099-01-01T00:00:00.000Z' } });
+    expect(text).not.toContain(expiring.token);
+    expect(await (await api('/tokens/me')).json()).toEqual({ data: { name: 'admin', scope: 'admin', expires_on: null } });
+    // It is not a way around the admin check for the rest of /tokens.
+    expect((await api('/tokens', { token: expiring.token })).status).toBe(403);
+  });
 
   it('an expired token says so; a revoked one does not exist any more', async () => {
     expect(await errorOf(await api('/files', { token: tokens.expired ?? null }))).toMatchObject({ status: 401, code: 'TOKEN_EXPIRED' });
