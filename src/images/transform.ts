@@ -31,6 +31,15 @@ export interface Transform {
   operations: Operation[];
 }
 
+/**
+ * Directus's system thumbnails, which every whitelist mode allows (the file library page uses them):
+ * 64, 300 and 800 pixels, each as a square `cover` crop and as a `contain` fit, format `auto`.
+ */
+export const SYSTEM_PRESETS: readonly AssetPreset[] = ([['small', 64], ['medium', 300], ['large', 800]] as const).flatMap(([size, px]) => [
+  { key: `system-${size}-cover`, fit: 'cover' as const, width: px, height: px, format: 'auto' as const },
+  { key: `system-${size}-contain`, fit: 'contain' as const, width: px, format: 'auto' as const },
+]);
+
 /** Query parameters that ask for a transform (Directus names and Directus 8 aliases). */
 const TRANSFORM_PARAMS = ['key', 'width', 'height', 'fit', 'quality', 'format', 'withoutEnlargement', 'focal_point_x', 'focal_point_y', 'transforms', 'w', 'h', 'f', 'q'];
 
@@ -107,16 +116,17 @@ export interface TransformContext {
 export function resolveTransform(params: URLSearchParams, ctx: TransformContext): Transform {
   const mode = ctx.settings.storage_asset_transform;
   const explicit = adHocParams(params);
-  if (mode === 'none') {
+  const key = params.get('key');
+  const system = SYSTEM_PRESETS.find((p) => p.key === key);
+  if (mode === 'none' && !(system && explicit.length === 0)) {
     throw new AppError('ILLEGAL_ASSET_TRANSFORMATION', 'Image transformations are turned off for this project (storage_asset_transform = none).');
   }
   if (mode === 'presets' && explicit.length > 0) {
     throw new AppError('ILLEGAL_ASSET_TRANSFORMATION', `Only presets may be used here (storage_asset_transform = presets); remove ${explicit.join(', ')} and use ?key=.`);
   }
   let preset: AssetPreset | undefined;
-  const key = params.get('key');
   if (key !== null) {
-    preset = ctx.settings.storage_asset_presets.find((p) => p.key === key);
+    preset = system ?? ctx.settings.storage_asset_presets.find((p) => p.key === key);
     if (!preset) throw invalid(`Unknown preset "${key}".`);
   }
   const max = ctx.maxDimension;

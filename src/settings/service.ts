@@ -60,6 +60,7 @@ export async function updateAssetSettings(db: D1Database, body: unknown, limits:
   const keys = new Set<string>();
   for (const p of presets) {
     if (keys.has(p.key)) throw new AppError('INVALID_PAYLOAD', `Preset key "${p.key}" is used twice.`);
+    if (p.key.startsWith('system-')) throw new AppError('INVALID_PAYLOAD', `Preset key "${p.key}": keys starting with "system-" are the system thumbnails'.`);
     keys.add(p.key);
     if ((p.width ?? 0) > maxDimension || (p.height ?? 0) > maxDimension) {
       throw new AppError('INVALID_PAYLOAD', `Preset "${p.key}" is larger than ASSETS_TRANSFORM_IMAGE_MAX_DIMENSION (${maxDimension}).`);

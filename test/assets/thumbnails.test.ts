@@ -431,6 +431,18 @@ describe('whitelist (settings)', () => {
     expect((await api(`/assets/${landscape.id}`, { token: null })).status).toBe(200);
   });
 
+  it('system thumbnails (Directus system-*) are allowed in every mode; their keys cannot be taken', async () => {
+    for (const mode of ['all', 'presets', 'none'] as const) {
+      await setTransforms(mode, []);
+      expect((await thumb(landscape.id, 'key=system-small-cover')).dims, mode).toEqual([64, 64]);
+      expect((await thumb(landscape.id, 'key=system-medium-contain')).dims, mode).toEqual([300, 200]);
+      expect((await thumb(landscape.id, 'key=system-large-cover')).dims, mode).toEqual([800, 800]);
+    }
+    expect((await api(`/assets/${landscape.id}?key=system-small-cover&width=10`, { token: null })).status).toBe(403);
+    const taken = await api('/settings', { method: 'PATCH', headers: json, body: JSON.stringify({ storage_asset_presets: [{ key: 'system-small-cover', width: 5 }] }) });
+    expect(await errorOf(taken)).toMatchObject({ status: 400, code: 'INVALID_PAYLOAD' });
+  });
+
   it('none: no transforms at all; no parameters still get the original', async () => {
     await setTransforms('none');
     expect(await errorOf(await api(`/assets/${landscape.id}?key=card`, { token: null }))).toMatchObject({ status: 403, code: 'ILLEGAL_ASSET_TRANSFORMATION' });
