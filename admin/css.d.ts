@@ -1,0 +1,2 @@
+/** Stylesheets are bundled by esbuild (scripts/build-admin.ts). */
+declare module '*.css';

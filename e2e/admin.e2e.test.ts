@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, STACK_TOKEN, startLocalStack } from '../scripts/local-stack.ts';
+import { bytes } from '../test/pseudo-random.ts';
+
+/**
+ * The file library page in a real browser (Debian's chromium through playwright-core) against
+ * `wrangler dev`: what a person does, checked through the API. SCREENSHOTS=1 also writes the
+ * README's screenshots to docs/.
+ */
+const MiB = 1024 * 1024;
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+let stack: LocalStack;
+let browser: Browser;
+let page: Page;
+const errors: string[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'edge-assets-admin-'));
+const auth = { authorization: `Bearer ${STACK_TOKEN}` };
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+interface FileJson { id: string; filename_download: string; title: string | null; checksum: string }
+async function findFile(name: string): Promise<FileJson | undefined> {
+  const res = await fetch(`${stack.base}/files?filter=${encodeURIComponent(JSON.stringify({ filename_download: { _eq: name } }))}`, { headers: auth });
+  return ((await res.json()) as { data: FileJson[] }).data[0];
+}
+async function storedBytes(id: string): Promise<Uint8Array> {
+  return new Uint8Array(await (await fetch(`${stack.base}/assets/${id}`, { headers: auth })).arrayBuffer());
+}
+
+beforeAll(async () => {
+  if (!CHROMIUM) throw new Error('chromium is not installed: .ci/run installs it (apt-get install chromium).');
+  stack = await startLocalStack();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+async function addFiles(paths: string[]): Promise<void> {
+  await page.locator('#uploader input[type=file]').first().setInputFiles(paths);
+}
+
+describe('/admin', () => {
+  it('serves the page with a strict Content-Security-Policy', async () => {
+    const res = await fetch(`${stack.base}/admin/`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('unsafe');
+  });
+
+  it('a wrong token shows the API\'s message; the right one signs in', async () => {
+    await page.goto(`${stack.base}/admin`);
+    await page.getByLabel('Access token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#signin-error').textContent()).toMatch(/Invalid user credentials/);
+    // The browser reports the refused request itself as a console error: that one is expected.
+    errors.length = 0;
+    await page.getByLabel('Access token').fill(STACK_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('searchbox', { name: 'Search' }).waitFor();
+    expect(await page.evaluate(() => location.href)).not.toContain(STACK_TOKEN);
+    expect(await page.evaluate(() => sessionStorage.getItem('edge-assets-token'))).toBe(STACK_TOKEN);
+  });
+
+  it('uploads a photo and a 12 MiB file through the file input; both land byte for byte and show in the grid', async () => {
+    const photo = await sharp({ create: { width: 900, height: 600, channels: 3, background: '#3a7bd5' } })
+      .composite([{ input: Buffer.from('<svg width="900" height="600"><circle cx="450" cy="300" r="200" fill="#f6c945"/></svg>') }])
+      .jpeg({ quality: 85 })
+      .toBuffer();
+    const big = Buffer.from(bytes(12 * MiB, 12));
+    writeFileSync(join(dir, 'sunrise-photo.jpg'), photo);
+    writeFileSync(join(dir, 'twelve.bin'), big);
+    await addFiles([join(dir, 'sunrise-photo.jpg'), join(dir, 'twelve.bin')]);
+    await page.getByRole('button', { name: /Upload 2 files/ }).click();
+    await expect.poll(async () => (await findFile('twelve.bin'))?.checksum, { timeout: 60_000 }).toBe(sha256(big));
+    const stored = await findFile('sunrise-photo.jpg');
+    expect(stored?.checksum).toBe(sha256(photo));
+    expect(sha256(await storedBytes(stored?.id ?? ''))).toBe(sha256(photo));
+    // The grid shows both, the photo with its thumbnail loaded (an object URL fetched with the token).
+    const card = page.getByRole('button', { name: /sunrise-photo\.jpg/ });
+    await card.waitFor();
+    await page.getByRole('button', { name: /twelve\.bin/ }).waitFor();
+    await expect.poll(() => card.locator('img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 20_000 }).toBe(300);
+    if (process.env.SCREENSHOTS) {
+      mkdirSync('docs', { recursive: true });
+      await page.screenshot({ path: 'docs/admin-grid.png' });
+    }
+  });
+
+  it('search finds the photo; its details edit the title; delete removes it', async () => {
+    await page.getByRole('searchbox', { name: 'Search' }).fill('sunrise');
+    await expect.poll(() => page.locator('#grid li').count()).toBe(1);
+    await page.getByRole('button', { name: /sunrise-photo\.jpg/ }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await expect.poll(() => page.locator('#details-preview').evaluate((img: HTMLImageElement) => img.naturalWidth), { timeout: 20_000 }).toBe(800);
+    await dialog.getByLabel('Title').fill('Sunrise over the bay');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(async () => (await findFile('sunrise-photo.jpg'))?.title).toBe('Sunrise over the bay');
+    if (process.env.SCREENSHOTS) await page.screenshot({ path: 'docs/admin-details.png' });
+    page.once('dialog', (d) => void d.accept());
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(async () => findFile('sunrise-photo.jpg')).toBeUndefined();
+    await page.getByRole('searchbox', { name: 'Search' }).fill('');
+  });
+
+  it('a 30 MiB upload pauses and resumes, and lands byte for byte', async () => {
+    const data = Buffer.from(bytes(30 * MiB, 30));
+    writeFileSync(join(dir, 'thirty.bin'), data);
+    await addFiles([join(dir, 'thirty.bin')]);
+    await page.getByRole('button', { name: /Upload 1 file/ }).click();
+    const pause = page.getByRole('button', { name: /^Pause/ }).first();
+    await pause.click();
+    await page.getByRole('button', { name: /^Resume/ }).first().waitFor();
+    const paused = await findFile('thirty.bin');
+    expect(paused).toBeUndefined();
+    await page.getByRole('button', { name: /^Resume/ }).first().click();
+    await expect.poll(async () => (await findFile('thirty.bin'))?.checksum, { timeout: 90_000 }).toBe(sha256(data));
+  });
+
+  it('Settings changes the transform mode', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByLabel('Transform mode').selectOption('presets');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toBe('Settings saved.');
+    const settings = (await (await fetch(`${stack.base}/settings`, { headers: auth })).json()) as { data: { storage_asset_transform: string } };
+    expect(settings.data.storage_asset_transform).toBe('presets');
+    await page.getByLabel('Transform mode').selectOption('all');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toBe('Settings saved.');
+  });
+
+  it('fits a phone-width screen without scrolling sideways', async () => {
+    await page.getByRole('link', { name: 'Files' }).click();
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.getByRole('searchbox', { name: 'Search' }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1200, height: 900 });
+  });
+
+  it('signs out, and no console error happened on the way', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Access token').waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('edge-assets-token'))).toBeNull();
+    expect(errors).toEqual([]);
+  });
+});
