@@ -34,7 +34,7 @@ async function storedBytes(id: string): Promise<Uint8Array> {
 
 beforeAll(async () => {
   if (!CHROMIUM) throw new Error('chromium is not installed: .ci/run installs it (apt-get install chromium).');
-  stack = await startLocalStack();
+  stack = await startLocalStack({ vars: { ASSETS_SIGNING_KEY: 'admin-page-test-signing-key-0123456789abcdef' } });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -128,6 +128,39 @@ describe('/admin', () => {
     expect(paused).toBeUndefined();
     await page.getByRole('button', { name: /^Resume/ }).first().click();
     await expect.poll(async () => (await findFile('thirty.bin'))?.checksum, { timeout: 90_000 }).toBe(sha256(data));
+  });
+
+  it('filters by type; the focal point, access, signed URL and hash rotation work from the details', async () => {
+    const form = new FormData();
+    form.append('file', new Blob([await sharp({ create: { width: 600, height: 400, channels: 3, background: '#2f855a' } }).png().toBuffer()]), 'meadow.png');
+    const made = ((await (await fetch(`${stack.base}/files`, { method: 'POST', body: form, headers: auth })).json()) as { data: FileJson & { private_hash: string } }).data;
+    await page.reload();
+    await page.getByLabel('Type').selectOption('image/');
+    await expect.poll(() => page.locator('#grid li').count()).toBe(1);
+    await page.getByRole('button', { name: /meadow\.png/ }).click();
+    const dialog = page.getByRole('dialog');
+    // system-large-contain is 800 wide, as Directus's (which enlarges too).
+    await expect.poll(() => page.locator('#details-preview').evaluate((img: HTMLImageElement) => img.naturalWidth), { timeout: 20_000 }).toBe(800);
+    // A click at three quarters across and a quarter down is the focal point, in the file's pixels.
+    const box = await page.locator('#details-preview').boundingBox();
+    await page.mouse.click((box?.x ?? 0) + (box?.width ?? 0) * 0.75, (box?.y ?? 0) + (box?.height ?? 0) * 0.25);
+    const file = async () => ((await (await fetch(`${stack.base}/files/${made.id}`, { headers: auth })).json()) as { data: { focal_point_x: number; focal_point_y: number; access: string; private_hash: string } }).data;
+    // (Within two pixels: the click lands on a screen pixel of the scaled preview.)
+    await expect.poll(async () => {
+      const { focal_point_x: x, focal_point_y: y } = await file();
+      return Math.abs(x - 450) <= 2 && Math.abs(y - 100) <= 2;
+    }).toBe(true);
+    await dialog.getByLabel('Private').check();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(async () => (await file()).access).toBe('private');
+    await dialog.getByRole('button', { name: 'Make signed URL' }).click();
+    await expect.poll(() => page.locator('#details-output').textContent()).toMatch(new RegExp(`/assets/${made.id}\\?.*signature=`));
+    const signed = (await page.locator('#details-output').textContent()) ?? '';
+    expect((await fetch(signed)).status).toBe(200);
+    await dialog.getByRole('button', { name: 'Rotate private hash' }).click();
+    await expect.poll(async () => (await file()).private_hash).not.toBe(made.private_hash);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await page.getByLabel('Type').selectOption('');
   });
 
   it('Settings changes the transform mode', async () => {
