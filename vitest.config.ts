@@ -92,6 +92,8 @@ export default defineConfig({
           include: ['e2e/**/*.e2e.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          // A browser waits on a server that shares two cores with it: polls get 10 s, not 1.
+          expect: { poll: { timeout: 10_000 } },
         },
       },
     ],

@@ -97,6 +97,7 @@ async function signIn(candidate: string): Promise<void> {
   $('nav-settings').hidden = rank[me.scope] < rank.admin;
   $('uploader').hidden = rank[me.scope] < rank.upload;
   if (rank[me.scope] >= rank.upload) startUploader();
+  await loadFolders();
   route();
 }
 
@@ -117,21 +118,28 @@ function signOut(): void {
 
 // ---------------------------------------------------------------- files
 
+/** Each listing started; an answer to an older one (a search typed on, a filter changed) is dropped. */
+let listing = 0;
+
 async function loadFiles(reset: boolean): Promise<void> {
-  if (reset) {
-    offset = 0;
-    for (const url of objectUrls) URL.revokeObjectURL(url);
-    objectUrls.clear();
-    $('grid').replaceChildren();
-  }
+  const mine = ++listing;
+  if (reset) offset = 0;
   const params = new URLSearchParams({ sort: '-uploaded_on', limit: String(PAGE), offset: String(offset), meta: 'filter_count' });
   const search = $<HTMLInputElement>('search').value.trim();
   if (search) params.set('search', search);
   const type = $<HTMLSelectElement>('type-filter').value;
-  if (type) params.set('filter', JSON.stringify({ type: { _starts_with: type } }));
+  const folder = $<HTMLSelectElement>('folder-filter').value;
+  const filters = [...(type ? [{ type: { _starts_with: type } }] : []), ...(folder ? [{ folder: { _eq: folder } }] : [])];
+  if (filters.length > 0) params.set('filter', JSON.stringify({ _and: filters }));
   $('files-error').textContent = '';
   try {
     const body = (await (await api(`/files?${params}`)).json()) as { data: FileJson[]; meta?: { filter_count?: number } };
+    if (mine !== listing) return;
+    if (reset) {
+      for (const url of objectUrls) URL.revokeObjectURL(url);
+      objectUrls.clear();
+      $('grid').replaceChildren();
+    }
     for (const file of body.data) $('grid').append(card(file));
     offset += body.data.length;
     const total = body.meta?.filter_count ?? offset;
@@ -169,6 +177,18 @@ function card(file: FileJson): HTMLLIElement {
   button.addEventListener('click', () => void openDetails(file.id));
   li.append(button);
   return li;
+}
+
+/** The folder filter's choices: every folder as its path from the root. */
+async function loadFolders(): Promise<void> {
+  const folders = await json<{ id: string; name: string; parent: string | null }[]>('/folders?limit=500').catch(() => []);
+  const byId = new Map(folders.map((f) => [f.id, f]));
+  const path = (f: { name: string; parent: string | null }, depth = 0): string => {
+    const parent = f.parent ? byId.get(f.parent) : undefined;
+    return parent && depth < 32 ? `${path(parent, depth + 1)} / ${f.name}` : f.name;
+  };
+  const select = $<HTMLSelectElement>('folder-filter');
+  select.replaceChildren(new Option('All folders', ''), ...folders.map((f) => [f.id, path(f)] as const).sort((a, b) => a[1].localeCompare(b[1])).map(([id, p]) => new Option(p, id)));
 }
 
 function startUploader(): void {
@@ -220,6 +240,9 @@ async function openDetails(id: string): Promise<void> {
 async function showPreviews(f: FileJson): Promise<void> {
   const preview = $<HTMLImageElement>('details-preview');
   const crop = $<HTMLImageElement>('details-crop');
+  // Never the previous file's pictures while this one's load.
+  if (preview.dataset.fileId !== f.id) preview.removeAttribute('src');
+  preview.dataset.fileId = f.id;
   const image = f.type?.startsWith('image/') && f.width;
   preview.hidden = crop.hidden = !image;
   if (!image) return;
@@ -301,10 +324,13 @@ async function replace(event: Event): Promise<void> {
 // ---------------------------------------------------------------- settings
 
 async function loadSettings(): Promise<void> {
+  // Nothing can be changed until what is saved is on screen (a choice made before would be overwritten).
+  $<HTMLFieldSetElement>('settings-fields').disabled = true;
   const s = await json<{ storage_asset_transform: string; storage_asset_presets: Preset[] | null }>('/settings');
   $<HTMLSelectElement>('mode').value = s.storage_asset_transform;
   $('presets').replaceChildren(...(s.storage_asset_presets ?? []).map(presetRow));
-  refreshPreviewChoices();
+  $<HTMLFieldSetElement>('settings-fields').disabled = false;
+  await refreshPreviewChoices();
 }
 
 function presetRow(p: Preset = { key: '' }): HTMLTableRowElement {
@@ -424,6 +450,7 @@ document.addEventListener('DOMContentLoaded', () => {
     searchTimer = setTimeout(() => void loadFiles(true), 250);
   });
   $('type-filter').addEventListener('change', () => void loadFiles(true));
+  $('folder-filter').addEventListener('change', () => void loadFiles(true));
   $('more').addEventListener('click', () => void loadFiles(false));
   $('details-form').addEventListener('submit', (e) => void act(() => saveDetails(e)));
   $('delete').addEventListener('click', () => void act(deleteCurrent));
