@@ -1,5 +1,4 @@
-import type { Dimensions } from './dimensions';
-import { readDimensions } from './dimensions';
+import { type Dimensions, readDimensions } from './dimensions';
 import type { Rendered, StreamedSource } from './pipeline';
 import { CONTENT_TYPES, type Transform } from './transform';
 
