@@ -4,6 +4,7 @@ import { readDimensions } from '../src/images/dimensions.ts';
 import { type StreamedSource, transformImage } from '../src/images/pipeline.ts';
 import { applyPixelOperations, parseTransforms } from '../src/images/operations.ts';
 import { resolveTransform } from '../src/images/transform.ts';
+import { streamOf } from '../test/streams.ts';
 
 /**
  * The whole transform pipeline (what `/assets` runs on a miss) against sharp on the same request and
@@ -45,23 +46,12 @@ async function transformed(file: Buffer, query: string, format: string, streamed
   const settings = { storage_asset_transform: 'all' as const, storage_asset_presets: [] };
   const t = resolveTransform(new URLSearchParams(`${query}&format=${format}`), { settings, maxDimension: 6000, maxOperations: 5, accept: null, sourceType: `image/${header.format}`, sourceWidth: null, sourceHeight: null, focalPointX: null, focalPointY: null });
   // A PNG is also fed as /assets feeds a large one: a stream, in small uneven pieces.
-  const source: Uint8Array | StreamedSource = streamed ? { head: bytes.subarray(0, 4096), stream: pieces(bytes, 7777) } : bytes;
+  const source: Uint8Array | StreamedSource = streamed ? { head: bytes.subarray(0, 4096), stream: streamOf(bytes, 7777) } : bytes;
   return (await transformImage(source, header, t, MAX_PIXELS)).body;
 }
 
 async function ours(file: Buffer, query: string, streamed: boolean, format = 'png') {
   return rgba(await transformed(file, query, format, streamed));
-}
-
-function pieces(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
-  let at = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (at >= bytes.length) return controller.close();
-      controller.enqueue(bytes.slice(at, at + size));
-      at += size;
-    },
-  });
 }
 
 type Resize = { width?: number; height?: number; fit?: 'cover' | 'contain' | 'inside' | 'outside' | 'fill' };

@@ -5,6 +5,7 @@ import type { S3Target } from '../scripts/s3-target-type.ts';
 import { parseConfig } from '../src/config';
 import { S3Client } from '../src/storage/s3-client';
 import { bytes } from './pseudo-random';
+export { streamOf } from './streams';
 
 export { bytes };
 
@@ -40,17 +41,6 @@ export async function sha256(data: ArrayBuffer | Uint8Array): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** A stream that yields `data` in chunks of `chunk` bytes. */
-export function streamOf(data: Uint8Array, chunk = 64 * 1024): ReadableStream<Uint8Array> {
-  let at = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (at >= data.byteLength) return controller.close();
-      controller.enqueue(data.slice(at, at + chunk));
-      at += chunk;
-    },
-  });
-}
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 

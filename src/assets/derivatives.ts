@@ -135,8 +135,11 @@ async function produce(
   const read = performance.now();
   let rendering = read;
   let engine = 'wasm';
+  /** A streamed source not read by then is cancelled on failure (a refusal before decoding), not left to GC. */
+  let streamed: StreamedSource | undefined;
   const rendered = await (async () => {
     const { source, header } = await readSource(config, row);
+    if (!(source instanceof Uint8Array)) streamed = source;
     rendering = performance.now();
     const orientation = shownOrientation(source, t);
     const steps = images ? imagesTransforms(t, header, orientation) : undefined;
@@ -157,6 +160,7 @@ async function produce(
     }
     return transformImage(source, header, t, config.assets.maxPixels);
   })().catch(async (error: unknown) => {
+    if (streamed && !streamed.stream.locked) await streamed.stream.cancel().catch(() => {});
     if (reserved === 'new') await budget?.release().catch(() => {});
     throw error;
   });
