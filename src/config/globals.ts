@@ -68,11 +68,10 @@ export interface GlobalSettings {
 }
 
 /**
- * The largest TUS upload we can take: 10,000 parts of at most 32 MiB. A part is held in memory while
- * it uploads and the next one fills (2P within the isolate's 128 MB), so P cannot grow to the 550 MB
- * that S3's 5 TiB ceiling would need.
+ * The largest TUS upload: S3's largest object, 5 TiB (10,000 parts of 550 MB). Parts stream from the
+ * request body to storage without being held, so the part size costs no memory.
  */
-export const TUS_SIZE_CEILING = 10_000 * 32 * 1024 * 1024;
+export const TUS_SIZE_CEILING = 5 * 1024 ** 4;
 
 /**
  * A full photon decode and resize costs about 24 bytes a decoded pixel: `npm run bench` measured

@@ -7,7 +7,7 @@ import { hex, randomToken } from '../lib/bytes';
 import { log } from '../lib/log';
 import { storageFor } from '../storage';
 import type { S3Client } from '../storage/s3-client';
-import { type WriteTracking, writeStream } from '../storage/stream-writer';
+import { MAX_BUFFERED_PART, type WriteTracking, writeStream } from '../storage/stream-writer';
 import type { FileFieldsPatch } from './fields';
 import { assertTypeAllowed, detectType, HEAD_BYTES, peek } from './inspect';
 import { type ScrapedMetadata, scrapeMetadata } from './metadata';
@@ -39,7 +39,8 @@ export interface StoredBytes {
   key: string;
   type: string;
   size: number;
-  checksum: string;
+  /** Null while it is computed in the background (a concatenated TUS upload). */
+  checksum: string | null;
   /** The first bytes (up to HEAD_BYTES), for metadata. */
   head: Uint8Array;
 }
@@ -91,7 +92,7 @@ async function ingest(deps: FilesDeps, client: S3Client, keyFor: (ext: string | 
   // The delete also covers a write whose last answer was lost: the object may exist all the same.
   return removedOnFailure(client, key, async () => {
     const { size } = await writeStream(client, key, stream.pipeThrough(teeTo(digest)), {
-      partSize: client.location.tusChunkSize,
+      partSize: Math.min(client.location.tusChunkSize, MAX_BUFFERED_PART),
       contentType: type,
       track: trackWrite(deps, client, key),
       ...(files.maxUploadSize === undefined ? {} : { maxSize: files.maxUploadSize }),

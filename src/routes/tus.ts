@@ -11,6 +11,7 @@ import {
   integerHeader,
   OFFSET_CONTENT_TYPE,
   parseUploadChecksum,
+  parseUploadConcat,
   parseUploadMetadata,
   TUS_EXTENSIONS,
   TUS_VERSION,
@@ -90,13 +91,18 @@ function uploadHeaders(info: UploadInfo): Record<string, string> {
   return h;
 }
 
-/** creation, creation-defer-length, creation-with-upload. */
+/** creation, creation-defer-length, creation-with-upload, concatenation. */
 tusRoutes.post('/', async (c) => {
   const config = c.get('config');
   const headers = c.req.raw.headers;
   const length = integerHeader(headers, 'upload-length');
   const defer = headers.get('upload-defer-length');
-  if ((length === undefined) === (defer === null)) throw tusError(400, 'Send exactly one of Upload-Length and Upload-Defer-Length: 1.');
+  const concat = parseUploadConcat(headers.get('upload-concat'), c.req.url);
+  const hasBody = c.req.header('content-type')?.toLowerCase() === OFFSET_CONTENT_TYPE && c.req.raw.body;
+  if (concat && 'final' in concat) {
+    if (length !== undefined || defer !== null) throw tusError(400, 'A final upload takes no Upload-Length: its length is the sum of its partial uploads.');
+    if (hasBody) throw tusError(403, 'A final upload is made of its partial uploads and takes no body.');
+  } else if ((length === undefined) === (defer === null)) throw tusError(400, 'Send exactly one of Upload-Length and Upload-Defer-Length: 1.');
   if (defer !== null && defer !== '1') throw tusError(400, 'Upload-Defer-Length must be 1.');
   if (length !== undefined && length > config.tus.maxSize) throw tusError(413, `Upload-Length ${length} is over Tus-Max-Size ${config.tus.maxSize}.`);
   const metadataHeader = headers.get('upload-metadata') ?? '';
@@ -117,9 +123,9 @@ tusRoutes.post('/', async (c) => {
       maxSize: config.tus.maxSize,
       expirationMs: config.tus.expirationMs,
       uploadedBy: (await principal(c))?.name ?? null,
+      ...(concat ? { concat } : {}),
     }),
   );
-  const hasBody = c.req.header('content-type')?.toLowerCase() === OFFSET_CONTENT_TYPE && c.req.raw.body;
   if (hasBody) info = await settled(c, await stub.append({ owner: who, offset: 0, ...bodyInput(headers) }, c.req.raw.body));
   const location = new URL(`${c.req.path.replace(/\/$/, '')}/${id.toString()}`, c.req.url).toString();
   return c.body(null, 201, { Location: location, ...uploadHeaders(info) });
@@ -132,6 +138,7 @@ tusRoutes.get('/:id', async (c) => {
   if (info.length !== undefined) h['Upload-Length'] = String(info.length);
   else h['Upload-Defer-Length'] = '1';
   if (info.metadataHeader) h['Upload-Metadata'] = info.metadataHeader;
+  if (info.concat) h['Upload-Concat'] = info.concat;
   return c.body(null, 200, h);
 });
 

@@ -309,7 +309,7 @@ export class S3Client {
 
   /** CopyObject inside this location (same bucket). */
   async copyObject(from: string, to: string, options: PutOptions = {}): Promise<{ etag: string }> {
-    const source = `/${this.location.bucket}/${this.fullKey(from).split('/').map(encodeSegment).join('/')}`;
+    const source = this.copySource(from);
     const replace = options.contentType || options.contentDisposition || options.cacheControl;
     const res = await this.send({
       operation: 'CopyObject',
@@ -381,19 +381,50 @@ export class S3Client {
     return uploadId;
   }
 
-  /** UploadPart from a buffer, so a failed attempt can be retried with the same bytes. */
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<UploadedPart> {
+  /**
+   * UploadPart. A buffer is retried with the same bytes after a failed attempt; a stream (with its
+   * exact length) goes to storage as it arrives and is never retried: its caller owns the resend.
+   */
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array | ReadableStream<Uint8Array>, length?: number): Promise<UploadedPart> {
+    const size = body instanceof ReadableStream ? length : body.byteLength;
     const res = await this.send({
       operation: 'UploadPart',
       method: 'PUT',
       key,
       query: { partNumber: String(partNumber), uploadId },
       body,
+      ...(size === undefined ? {} : { contentLength: size }),
     });
     await res.body?.cancel();
     const etag = res.headers.get('etag');
     if (!etag) throw new AppError('STORAGE_ERROR', `UploadPart: storage location "${this.location.name}" returned no ETag.`);
-    return { partNumber, etag, size: body.byteLength };
+    return { partNumber, etag, ...(size === undefined ? {} : { size }) };
+  }
+
+  /**
+   * UploadPartCopy: bytes [start, end) of another object of this location become a part, without
+   * passing through the Worker. Undefined when the store does not do it (s3rver answers such a PUT
+   * as a plain, empty UploadPart, so an answer without a CopyPartResult counts as not done).
+   */
+  async uploadPartCopy(key: string, uploadId: string, partNumber: number, source: { key: string; start: number; end: number }): Promise<UploadedPart | undefined> {
+    let xml: string;
+    try {
+      const res = await this.send({
+        operation: 'UploadPartCopy',
+        method: 'PUT',
+        key,
+        query: { partNumber: String(partNumber), uploadId },
+        headers: { 'x-amz-copy-source': this.copySource(source.key), 'x-amz-copy-source-range': `bytes=${source.start}-${source.end - 1}` },
+      });
+      xml = await res.text();
+    } catch (error) {
+      if (error instanceof AppError && ['NotImplemented', 'InvalidRequest', 'InvalidArgument'].includes(String(error.extensions.s3Code))) return undefined;
+      throw error;
+    }
+    if (elements(xml, 'Error').length > 0) throw new AppError('STORAGE_ERROR', `UploadPartCopy: storage location "${this.location.name}" failed to copy a part.`);
+    const etag = text(xml, 'ETag');
+    if (!etag || elements(xml, 'CopyPartResult').length === 0) return undefined;
+    return { partNumber, etag, size: source.end - source.start };
   }
 
   /**
@@ -487,6 +518,11 @@ export class S3Client {
       marker = text(xml, 'IsTruncated') === 'true' ? text(xml, 'NextPartNumberMarker') : undefined;
     } while (marker);
     return parts;
+  }
+
+  /** `x-amz-copy-source` for an object of this location. */
+  private copySource(key: string): string {
+    return `/${this.location.bucket}/${this.fullKey(key).split('/').map(encodeSegment).join('/')}`;
   }
 
   /** Headers for requests that create objects: ACL and server-side encryption, only when configured. */

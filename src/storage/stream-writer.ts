@@ -2,8 +2,14 @@ import { AppError } from '../errors/app-error';
 import { cutParts, MAX_PARTS } from './parts';
 import type { PutOptions, S3Client, UploadedPart } from './s3-client';
 
+/**
+ * The largest part a buffered write holds (two at a time): TUS__CHUNK_SIZE may be up to 5 GiB for
+ * TUS, whose parts stream, but POST /files, imports and replacements buffer theirs.
+ */
+export const MAX_BUFFERED_PART = 16 * 1024 * 1024;
+
 export interface WriteOptions extends PutOptions {
-  /** P: every part but the last is exactly this many bytes (at least 5 MiB). */
+  /** P: every part but the last is exactly this many bytes (5 MiB to MAX_BUFFERED_PART). */
   partSize: number;
   /** Refuse (413, nothing left behind) a stream longer than this. */
   maxSize?: number;
@@ -39,6 +45,7 @@ export async function writeStream(
   options: WriteOptions,
 ): Promise<WriteResult> {
   const { partSize, maxSize, track, ...put } = options;
+  if (partSize > MAX_BUFFERED_PART) throw new Error(`writeStream: parts of ${partSize} bytes would not fit in memory`);
   const parts = cutParts(stream, partSize);
   let size = 0;
   const take = async (): Promise<Uint8Array | undefined> => {

@@ -3,8 +3,8 @@ import { dict, isForbiddenKey } from '../lib/safe-keys';
 
 /** tus.io resumable upload protocol 1.0.0. */
 export const TUS_VERSION = '1.0.0';
-/** `concatenation` is not offered: see the README. */
-export const TUS_EXTENSIONS = ['creation', 'creation-with-upload', 'creation-defer-length', 'expiration', 'checksum', 'termination'];
+/** `concatenation-unfinished` is not offered: a final upload names completed partial uploads. */
+export const TUS_EXTENSIONS = ['creation', 'creation-with-upload', 'creation-defer-length', 'expiration', 'checksum', 'termination', 'concatenation'];
 /** Upload-Checksum algorithms (names from the IANA hash registry, as the protocol asks). */
 export const CHECKSUM_ALGORITHMS = { sha1: 'SHA-1', md5: 'MD5', sha256: 'SHA-256' } as const;
 export type ChecksumAlgorithm = keyof typeof CHECKSUM_ALGORITHMS;
@@ -18,6 +18,7 @@ export const TUS_EXPOSED_HEADERS = [
   'Upload-Defer-Length',
   'Upload-Expires',
   'Upload-Metadata',
+  'Upload-Concat',
   'Location',
   'Tus-Resumable',
   'Tus-Version',
@@ -89,4 +90,32 @@ export function parseUploadChecksum(header: string | null): { algorithm: Checksu
     throw tusError(400, `Unsupported checksum algorithm "${algorithm}"; supported: ${Object.keys(CHECKSUM_ALGORITHMS).join(', ')}.`);
   }
   return { algorithm: algorithm as ChecksumAlgorithm, digest };
+}
+
+/** Upload ids (Durable Object ids): 64 hex digits. */
+const UPLOAD_ID = /^[0-9a-f]{64}$/;
+
+/**
+ * `Upload-Concat: partial`, or `final;<url> <url>…` naming partial uploads (absolute or relative
+ * URLs of this server's uploads, in order); for a final one, the upload ids.
+ */
+export function parseUploadConcat(header: string | null, base: string): { partial: true } | { final: string[]; header: string } | undefined {
+  if (header === null) return undefined;
+  const value = header.trim();
+  if (value === 'partial') return { partial: true };
+  if (!value.startsWith('final;')) throw tusError(400, 'Upload-Concat must be "partial" or "final;<url> <url>…".');
+  const urls = value.slice('final;'.length).trim().split(/\s+/).filter(Boolean);
+  if (urls.length === 0) throw tusError(400, 'Upload-Concat: final names no partial uploads.');
+  if (urls.length > 1000) throw tusError(400, 'Upload-Concat: final may name at most 1000 partial uploads.');
+  const ids = urls.map((u) => {
+    let id: string | undefined;
+    try {
+      id = new URL(u, base).pathname.split('/').pop();
+    } catch {
+      id = undefined;
+    }
+    if (!id || !UPLOAD_ID.test(id)) throw tusError(400, `Upload-Concat: "${u.slice(0, 80)}" is not an upload URL of this server.`);
+    return id;
+  });
+  return { final: ids, header: `final;${urls.join(' ')}` };
 }

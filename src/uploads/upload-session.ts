@@ -18,14 +18,24 @@ import {
   requireFile,
 } from '../files/service';
 import { storageFor } from '../storage';
-import { concat, hex } from '../lib/bytes';
+import { concat } from '../lib/bytes';
+import { ResumableSha256 } from '../lib/resumable-sha256';
 import { log } from '../lib/log';
-import { PartCutter, partSizeFor } from '../storage/parts';
+import { partSizeFor } from '../storage/parts';
 import type { S3Client, UploadedPart } from '../storage/s3-client';
+import { BodySlicer, joinStreams } from './byte-path';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, tusError } from './tus-protocol';
 
-/** SQLite values are limited to 2 MB: buffered bytes are stored in rows of at most this size. */
-const ROW_BYTES = 1024 * 1024;
+/** Staged bytes and partial uploads live under `uploads/<upload id>/` (see the README's lifecycle rule). */
+export const UPLOADS_PREFIX = 'uploads/';
+
+/** A body without Content-Length is read in pieces of at most this: the one path that buffers. */
+const UNSIZED_PIECE = 8 * 1024 * 1024;
+
+/** A background checksum reads this much at a time, saving its state after each read. */
+const HASH_READ = 256 * 1024 * 1024;
+/** ...and hands over to its next alarm after this long, so no one invocation runs for hours. */
+const HASH_RUN_MS = 60_000;
 
 export type UploadStatus = 'active' | 'completed' | 'terminated' | 'expired';
 
@@ -39,6 +49,8 @@ export interface UploadInfo {
   fileId: string | undefined;
   /** This very request completed the replacement of `fileId`'s bytes (its edge copies must go). */
   replaced?: boolean;
+  /** The Upload-Concat header of a partial or final upload. */
+  concat?: string;
 }
 
 /** An RPC answer: errors cross the RPC boundary as data, so status and code survive. */
@@ -53,6 +65,8 @@ export interface CreateInput {
   expirationMs: number;
   /** The name of the token that created the upload, recorded as `uploaded_by`. */
   uploadedBy: string | null;
+  /** Upload-Concat: a partial upload, or a final one made of these uploads (ids) in order. */
+  concat?: { partial: true } | { final: string[]; header: string };
 }
 
 export interface AppendInput {
@@ -62,6 +76,21 @@ export interface AppendInput {
   length?: number;
   contentLength?: number;
   checksum?: { algorithm: ChecksumAlgorithm; digest: string };
+}
+
+/** What a final upload needs to know of one of its partial uploads. */
+export interface PartialInfo {
+  id: string;
+  storage: string;
+  key: string;
+  size: number;
+}
+
+/** Bytes that wait for their part, stored as an object of their own. */
+interface Segment {
+  start: number;
+  key: string;
+  size: number;
 }
 
 /** Everything durable about an upload but its bytes (kept as one JSON row). */
@@ -89,8 +118,18 @@ interface State {
   s3StartedAt?: number;
   /** The object is complete in storage (only the record may be missing). */
   assembled?: boolean;
-  /** The SHA-256 of the whole upload, once known. */
-  checksum?: string;
+  /** The running SHA-256 of bytes [0, offset), saved with each commit (ResumableSha256). */
+  hash?: string;
+  /** The SHA-256 of the whole upload, once known (null: computed after completion, in `hashing`). */
+  checksum?: string | null;
+  /** A final upload's checksum being computed in the background: the saved hash of bytes read so far. */
+  hashing?: { hash: string | undefined };
+  /** Upload-Concat: partial uploads hold an object for a final one; a final one lists its partials. */
+  concat?: 'partial' | 'final';
+  concatHeader?: string;
+  partials?: PartialInfo[];
+  /** False once the store showed it cannot UploadPartCopy (s3rver): parts are streamed instead. */
+  copyParts?: boolean;
   /** Until when the record of live uploads protects this upload's multipart upload and key. */
   leaseUntil?: number;
   expirationMs: number;
@@ -99,33 +138,46 @@ interface State {
   forgetAt: number | undefined;
 }
 
+/** What a PATCH has done since its last commit. */
+interface Working {
+  offset: number;
+  partsSent: number;
+  newParts: UploadedPart[];
+  /** The staged segments as they now are (committed ones, less those sent in a part, plus new ones). */
+  staged: Segment[];
+  head: Uint8Array[];
+  assembled: boolean;
+}
+
 const fail = (error: AppError): Outcome<never> => ({ ok: false, code: error.code, message: error.message });
+const total = (segments: Segment[]) => segments.reduce((n, s) => n + s.size, 0);
 
 /**
  * One TUS upload (tus.io 1.0.0), owning its offset and its S3 multipart upload. Requests for the
  * upload are serialized here; a second PATCH while one runs gets 423 at once.
  *
  * Parts: every part but the last is exactly P bytes whatever the clients' PATCH sizes (R2 requires
- * equal parts). Bytes that do not fill a part are stored in this object's SQLite before a PATCH is
- * acknowledged, and count in Upload-Offset; so do the bytes received before a connection dropped.
- * Memory: the part being uploaded plus the one filling (2P).
+ * equal parts). When a PATCH carries what the current part still needs, exactly that many bytes
+ * stream from the body into UploadPart behind the part's staged bytes (fixed length, never held);
+ * bytes that do not fill a part are staged as an object of their own under `uploads/<id>/staged/`
+ * and read back into the part they belong to. Memory stays flat whatever P is (up to 5 GiB).
  *
- * A PATCH is processed against a copy of the committed state and committed in one transaction at
- * its end: a checksum mismatch (460), a length overrun (413) or a storage failure discards that
- * request's bytes; part numbers follow from offsets, so parts sent by a discarded request are
- * simply uploaded again.
+ * Each part sent and each segment staged is committed at once (offset, running SHA-256 state, the
+ * head): a PATCH cut in the middle keeps everything before the piece it was sending, and the offset
+ * stays at that piece's start — a streamed piece cannot be resent by the Worker, the client's resend
+ * is the retry. A PATCH with Upload-Checksum is all or nothing: committed only when its digest
+ * matches (460 otherwise); what it sent meanwhile is simply sent again (part numbers follow from
+ * offsets).
  */
 export class UploadSession extends DurableObject<Bindings> {
   private busy = false;
-  /** SHA-256 of bytes [0, hashed) while this instance has seen every byte; else recomputed at the end. */
-  private hash: { stream: DigestStream; writer: WritableStreamDefaultWriter<Uint8Array>; hashed: number } | undefined;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS upload (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS parts (number INTEGER PRIMARY KEY, etag TEXT NOT NULL, size INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS tail (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS staged (start INTEGER PRIMARY KEY, key TEXT NOT NULL, size INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS head (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
     `);
   }
@@ -141,12 +193,13 @@ export class UploadSession extends DurableObject<Bindings> {
       const form: Record<string, unknown> = {};
       for (const k of ['title', 'description', 'tags', 'filename_download', 'folder', 'location', 'metadata', 'access']) if (m[k] !== undefined) form[k] = m[k];
       const { fields } = parseFileFields(form, { allowStorage: false, fromForm: true });
-      await assertFolder(this.deps(), fields);
-      if (declaredType) assertTypeAllowed(declaredType, config.files.mimeTypeAllowList);
+      const partial = input.concat !== undefined && 'partial' in input.concat;
+      if (!partial) await assertFolder(this.deps(), fields);
+      if (declaredType && !partial) assertTypeAllowed(declaredType, config.files.mimeTypeAllowList);
 
       let fileId: string = crypto.randomUUID();
       let storage = m.storage;
-      const replaces = m.id !== undefined;
+      const replaces = m.id !== undefined && !partial;
       if (replaces) {
         const existing = await requireFile(this.deps(), m.id as string);
         fileId = existing.id;
@@ -154,15 +207,17 @@ export class UploadSession extends DurableObject<Bindings> {
         storage = existing.storage;
       }
       const client = storageFor(config, storage);
-      const partSize = partSizeFor(client.location.tusChunkSize, input.length);
+      const final = input.concat !== undefined && 'final' in input.concat ? await this.partialsOf(input.owner, client.location.name, input.concat.final) : undefined;
+      const length = final ? final.reduce((n, p) => n + p.size, 0) : input.length;
+      if (final && input.maxSize !== undefined && (length ?? 0) > input.maxSize) throw tusError(413, `The concatenated upload (${length} bytes) is over Tus-Max-Size ${input.maxSize}.`);
       const now = Date.now();
       const state: State = {
         owner: input.owner,
         status: 'active',
-        length: input.length,
+        length,
         maxSize: input.maxSize,
-        offset: 0,
-        partSize,
+        offset: final ? (length ?? 0) : 0,
+        partSize: partSizeFor(client.location.tusChunkSize, length),
         storage: client.location.name,
         metadataHeader: input.metadataHeader,
         filename,
@@ -171,16 +226,18 @@ export class UploadSession extends DurableObject<Bindings> {
         fileId,
         replaces,
         uploadedBy: input.uploadedBy,
-        type: undefined,
-        key: undefined,
+        type: partial ? 'application/octet-stream' : undefined,
+        key: partial ? `${this.prefix()}object` : undefined,
         s3UploadId: undefined,
+        ...(partial ? { concat: 'partial' as const, concatHeader: 'partial' } : {}),
+        ...(final && input.concat && 'header' in input.concat ? { concat: 'final' as const, concatHeader: input.concat.header, partials: final } : {}),
         expirationMs: input.expirationMs,
         expiresAt: now + input.expirationMs,
         forgetAt: undefined,
       };
       this.save(state);
       await this.ctx.storage.setAlarm(state.expiresAt);
-      if (state.length === 0) await this.complete(state);
+      if (state.length === state.offset) await this.complete(state);
       return { ok: true, value: this.info(state, state.status === 'completed') };
     } catch (error) {
       return this.failure(error);
@@ -214,6 +271,7 @@ export class UploadSession extends DurableObject<Bindings> {
     this.busy = true;
     try {
       const state = this.current(input.owner);
+      if (state.concat === 'final') throw tusError(403, 'A final upload is made of its partial uploads and takes no PATCH.');
       if (state.status === 'completed') {
         if (input.offset === state.offset && (input.contentLength ?? 0) === 0) return { ok: true, value: this.info(state) };
         throw tusError(409, 'This upload is complete.');
@@ -238,11 +296,11 @@ export class UploadSession extends DurableObject<Bindings> {
     }
   }
 
-  /** DELETE (termination): the multipart upload is aborted and buffered bytes dropped at once. */
+  /** DELETE (termination): the multipart upload is aborted and staged bytes dropped at once. */
   async terminate(owner: string): Promise<Outcome<null>> {
     try {
       const state = this.current(owner);
-      if (state.status === 'completed') throw tusError(409, 'A completed upload cannot be terminated; delete the file instead.');
+      if (state.status === 'completed' && state.concat !== 'partial') throw tusError(409, 'A completed upload cannot be terminated; delete the file instead.');
       await this.discard(state, 'terminated');
       return { ok: true, value: null };
     } catch (error) {
@@ -250,12 +308,36 @@ export class UploadSession extends DurableObject<Bindings> {
     }
   }
 
-  /** Expiry: aborts what an idle upload holds; later, forgets a finished one entirely. */
+  /** For a final upload being created: this completed partial upload's object. */
+  async describePartial(owner: string): Promise<Outcome<PartialInfo>> {
+    try {
+      const state = this.current(owner);
+      if (state.concat !== 'partial') throw tusError(400, 'Upload-Concat: final may only list partial uploads.');
+      if (state.status !== 'completed' || !state.assembled) throw tusError(400, 'A partial upload in Upload-Concat is not complete yet; finish it first.');
+      return { ok: true, value: { id: this.ctx.id.toString(), storage: state.storage, key: state.key as string, size: state.offset } };
+    } catch (error) {
+      return this.failure(error);
+    }
+  }
+
+  /** A final upload took this partial upload's bytes: its object goes now rather than at expiry. */
+  async releasePartial(owner: string): Promise<void> {
+    const state = this.load();
+    if (state?.owner !== owner || state.concat !== 'partial' || state.status !== 'completed') return;
+    await this.client(state).deletePrefix(this.prefix()).catch((error: Error) => this.leftOver(state, error));
+    await this.end(state, 'terminated', Date.now() + state.expirationMs);
+  }
+
+  /**
+   * Expiry: aborts what an idle upload holds (and a partial upload's object once no final upload
+   * took it); later, forgets a finished one entirely. Also runs a final upload's background checksum.
+   */
   override async alarm(): Promise<void> {
     const state = this.load();
     if (!state) return;
     const now = Date.now();
-    if (state.status === 'active') {
+    if (state.hashing) return this.hashInBackground(state);
+    if (state.status === 'active' || (state.concat === 'partial' && state.status === 'completed')) {
       if (now < state.expiresAt) return void (await this.ctx.storage.setAlarm(state.expiresAt));
       await this.discard(state, 'expired');
       return;
@@ -269,115 +351,174 @@ export class UploadSession extends DurableObject<Bindings> {
   }
 
   private async receive(state: State, input: AppendInput, body: ReadableStream<Uint8Array>): Promise<void> {
-    const client = this.client(state);
+    const start = state.offset;
     const P = state.partSize;
-    const cutter = new PartCutter(P);
-    /** The final part of a known length is held back: it is sent at completion (or as a single PutObject). */
-    const held: Uint8Array[] = [];
-    let tailBytes = 0;
-    for (const row of this.rows('tail')) {
-      tailBytes += row.byteLength;
-      held.push(...cutter.push(row));
-    }
-    let nextPart = (state.offset - tailBytes) / P + 1;
-    const limit = state.length ?? state.maxSize;
+    const hasher = this.runningHash(state);
     const requestDigest = input.checksum ? new crypto.DigestStream(CHECKSUM_ALGORITHMS[input.checksum.algorithm]) : undefined;
     const digestWriter = requestDigest?.getWriter();
-    if (state.offset === 0 && !this.hash) this.startHash();
-    if (this.hash && this.hash.hashed !== state.offset) this.hash = undefined;
-
-    const headRows: Uint8Array[] = [];
-    const uploaded: UploadedPart[] = [];
-    let inFlight: Promise<UploadedPart> | undefined;
-    let received = 0;
-    let dropped = false;
-    const isFinal = (partNumber: number) => state.length !== undefined && partNumber * P >= state.length;
-
-    const reader = body.getReader();
+    const w: Working = { offset: start, partsSent: this.partCount(), newParts: [], staged: this.segments(), head: [], assembled: false };
+    const slicer = new BodySlicer(body, (chunk, at) => {
+      hasher?.update(chunk);
+      // Digests are native and never refuse a chunk: queue the writes instead of waiting on each.
+      digestWriter?.write(chunk).catch(() => {});
+      if (start + at < HEAD_BYTES && state.concat !== 'partial') w.head.push(chunk.slice(0, HEAD_BYTES - start - at));
+    });
+    // With Upload-Checksum the request is all or nothing; otherwise each piece is kept as it lands.
+    const atomic = input.checksum !== undefined;
+    const limit = state.length ?? state.maxSize;
     try {
       for (;;) {
-        let next: ReadableStreamReadResult<Uint8Array>;
-        try {
-          next = await reader.read();
-        } catch {
-          dropped = true;
-          break;
+        const remaining = input.contentLength === undefined ? undefined : input.contentLength - slicer.consumed;
+        if (remaining === 0 || (remaining === undefined && (await slicer.atEnd()))) break;
+        if (limit !== undefined && w.offset >= limit) {
+          throw tusError(413, `The upload would pass its ${state.length !== undefined ? 'length' : 'maximum size'} of ${limit} bytes; the bytes up to it were kept.`);
         }
-        if (next.done) break;
-        const chunk = next.value;
-        const at = state.offset + received;
-        if (limit !== undefined && at + chunk.byteLength > limit) {
-          throw tusError(413, `The upload would pass its ${state.length !== undefined ? 'length' : 'maximum size'} of ${limit} bytes; nothing of this request was kept.`);
+        const stagedBytes = total(w.staged);
+        const partLength = state.length === undefined ? P : Math.min(P, state.length - (w.offset - stagedBytes));
+        const need = partLength - stagedBytes;
+        if (remaining === undefined) {
+          const bytes = await slicer.takeBuffered(Math.min(need, UNSIZED_PIECE, (limit ?? Number.POSITIVE_INFINITY) - w.offset));
+          await (bytes.byteLength === need ? this.sendPart(state, w, slicer, partLength, bytes, need) : this.stage(state, w, bytes, bytes.byteLength));
+        } else if (remaining >= need) {
+          await this.sendPart(state, w, slicer, partLength, slicer.take(need), need);
+        } else {
+          await this.stage(state, w, slicer.take(remaining), remaining);
         }
-        received += chunk.byteLength;
-        // Digests are native and never refuse a chunk: queue the writes instead of waiting on each.
-        digestWriter?.write(chunk).catch(() => {});
-        this.hash?.writer.write(chunk).catch(() => {});
-        if (at < HEAD_BYTES) headRows.push(chunk.slice(0, HEAD_BYTES - at));
-        for (const part of cutter.push(chunk)) {
-          if (isFinal(nextPart)) {
-            held.push(part);
-            continue;
-          }
-          await this.ensureKnown(state, headRows);
-          if (!state.s3UploadId) {
-            state.s3StartedAt = Date.now();
-            state.s3UploadId = await client.createMultipartUpload(state.key as string, { contentType: state.type as string });
-            this.save(state); // durable at once, so that expiry can always abort it
-            await this.holdLease(state, true);
-          }
-          if (inFlight) uploaded.push(await inFlight);
-          inFlight = client.uploadPart(state.key as string, state.s3UploadId, nextPart++, part);
-          inFlight.catch(() => {});
-        }
+        if (!atomic) await this.commit(state, w, hasher);
       }
-      if (inFlight) uploaded.push(await inFlight);
     } catch (error) {
-      this.hash = undefined;
-      await reader.cancel().catch(() => {});
+      await slicer.cancel();
+      // The client went away mid-piece: what was committed stands, and there is no one to answer.
+      if (slicer.dropped) return void (await this.touch(state));
       throw error;
     }
-
+    if (slicer.dropped) return void (await this.touch(state));
     if (input.checksum && digestWriter && requestDigest) {
       await digestWriter.close();
       const actual = btoa(String.fromCharCode(...new Uint8Array(await requestDigest.digest)));
-      if (dropped || actual !== input.checksum.digest) {
-        this.hash = undefined;
-        if (dropped) return;
+      if (actual !== input.checksum.digest) {
+        const committed = new Set(this.segments().map((s) => s.key));
+        const sent = w.staged.filter((s) => !committed.has(s.key)).map((s) => s.key);
+        if (sent.length > 0) await this.client(state).deleteObjects(sent).catch((error: Error) => this.leftOver(state, error));
         throw tusError(460, `The ${input.checksum.algorithm} checksum of this request's body does not match Upload-Checksum; its bytes were discarded.`);
       }
+      await this.commit(state, w, hasher);
     }
+    await this.touch(state);
+  }
 
-    // Commit: the parts sent, the bytes that wait for a part, the head, the new offset, in one transaction.
-    const rest = concat([...held, cutter.drain()]);
-    state.offset += received;
+  /**
+   * Sends part `w.partsSent + 1`: the staged segments, then `need` bytes of the body. When the whole
+   * upload is this one part, it is a single PutObject of the original instead.
+   */
+  private async sendPart(state: State, w: Working, slicer: BodySlicer, partLength: number, tail: Uint8Array | ReadableStream<Uint8Array>, need: number): Promise<void> {
+    await this.ensureKnown(state, await this.headOf(w, slicer));
+    const client = this.client(state);
+    const body = w.staged.length === 0 ? tail : this.segmentsThen(client, w.staged, tail);
+    if (state.length !== undefined && state.length <= state.partSize) {
+      await this.holdLease(state, state.leaseUntil === undefined);
+      await client.putObject(state.key as string, body, { contentType: state.type as string, contentLength: partLength });
+      w.assembled = true;
+    } else {
+      const uploadId = await this.multipartUpload(state);
+      w.newParts.push(await client.uploadPart(state.key as string, uploadId, w.partsSent + 1, body, partLength));
+      w.partsSent++;
+    }
+    w.offset += need;
+    w.staged = [];
+  }
+
+  /** Stages bytes that do not fill a part: an object of their own, read back into their part later. */
+  private async stage(state: State, w: Working, bytes: Uint8Array | ReadableStream<Uint8Array>, size: number): Promise<void> {
+    if (size === 0) return;
+    const key = `${this.prefix()}staged/${w.offset}`;
+    await this.holdLease(state, state.leaseUntil === undefined);
+    await this.client(state).putObject(key, bytes, { contentLength: size });
+    w.staged.push({ start: w.offset, key, size });
+    w.offset += size;
+  }
+
+  /**
+   * Makes a PATCH's progress durable in one transaction; segments sent in parts are deleted after,
+   * before the next piece (s3rver loses a write racing a delete in the same folder).
+   */
+  private async commit(state: State, w: Working, hasher: ResumableSha256 | undefined): Promise<void> {
+    const before = this.segments();
+    state.offset = w.offset;
+    if (w.assembled) state.assembled = true;
+    if (hasher) state.hash = hasher.save();
     state.expiresAt = Date.now() + state.expirationMs;
     this.ctx.storage.transactionSync(() => {
-      for (const p of uploaded) this.ctx.storage.sql.exec('INSERT OR REPLACE INTO parts (number, etag, size) VALUES (?, ?, ?)', p.partNumber, p.etag, p.size ?? 0);
-      this.ctx.storage.sql.exec('DELETE FROM tail');
-      for (let i = 0; i < rest.byteLength; i += ROW_BYTES) this.ctx.storage.sql.exec('INSERT INTO tail (seq, data) VALUES (?, ?)', i, rest.subarray(i, i + ROW_BYTES));
+      const sql = this.ctx.storage.sql;
+      for (const p of w.newParts) sql.exec('INSERT OR REPLACE INTO parts (number, etag, size) VALUES (?, ?, ?)', p.partNumber, p.etag, p.size ?? 0);
+      sql.exec('DELETE FROM staged');
+      for (const s of w.staged) sql.exec('INSERT INTO staged (start, key, size) VALUES (?, ?, ?)', s.start, s.key, s.size);
       // Count, not read: the head rows hold up to 256 KiB.
-      const headSeq = headRows.length > 0 ? this.ctx.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM head').one().n : 0;
-      headRows.forEach((row, i) => {
-        if (row.byteLength > 0) this.ctx.storage.sql.exec('INSERT INTO head (seq, data) VALUES (?, ?)', headSeq + i, row);
+      const headSeq = w.head.length > 0 ? sql.exec<{ n: number }>('SELECT count(*) AS n FROM head').one().n : 0;
+      w.head.forEach((row, i) => {
+        if (row.byteLength > 0) sql.exec('INSERT INTO head (seq, data) VALUES (?, ?)', headSeq + i, row);
       });
       this.save(state);
     });
-    if (this.hash) this.hash.hashed = state.offset;
+    w.newParts = [];
+    w.head = [];
+    const sent = before.filter((s) => !w.staged.some((t) => t.key === s.key)).map((s) => s.key);
+    if (sent.length > 0) await this.client(state).deleteObjects(sent).catch((error: Error) => this.leftOver(state, error));
+  }
+
+  /** After a PATCH: the expiry moves on, and the lease with it. */
+  private async touch(state: State): Promise<void> {
     await this.ctx.storage.setAlarm(state.expiresAt);
-    if (state.s3UploadId) await this.holdLease(state);
+    if (state.leaseUntil !== undefined) await this.holdLease(state);
+  }
+
+  /** The running SHA-256 for this upload's next bytes; none for partial uploads (the final one hashes). */
+  private runningHash(state: State): ResumableSha256 | undefined {
+    if (state.concat) return undefined;
+    const hasher = ResumableSha256.load(state.hash);
+    return hasher.hashed === state.offset ? hasher : undefined;
+  }
+
+  /** The first bytes of the upload (up to HEAD_BYTES): stored ones, this request's, then a peek at the body. */
+  private async headOf(w: Working, slicer: BodySlicer): Promise<Uint8Array> {
+    const known = concat([...this.rows(), ...w.head]);
+    return known.byteLength >= HEAD_BYTES ? known : concat([known, await slicer.peek(HEAD_BYTES - known.byteLength)]);
+  }
+
+  /** The multipart upload of the original, created (and made durable, and leased) on first use. */
+  private async multipartUpload(state: State): Promise<string> {
+    if (!state.s3UploadId) {
+      state.s3StartedAt = Date.now();
+      state.s3UploadId = await this.client(state).createMultipartUpload(state.key as string, { contentType: state.type as string });
+      this.save(state); // durable at once, so that expiry can always abort it
+      await this.holdLease(state, true);
+    }
+    return state.s3UploadId;
+  }
+
+  /** Staged segments read back from storage, then `tail`: one part's body. */
+  private segmentsThen(client: S3Client, segments: Segment[], tail?: Uint8Array | ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    const sources = segments.map((s) => () => this.readRange(client, { key: s.key, start: 0, end: s.size }));
+    if (tail !== undefined) sources.push(async () => (tail instanceof ReadableStream ? tail : new Blob([tail]).stream()));
+    return joinStreams(sources);
+  }
+
+  private async readRange(client: S3Client, range: { key: string; start: number; end: number }): Promise<ReadableStream<Uint8Array>> {
+    const read = await client.readObject(range.key, { start: range.start, end: range.end });
+    if (!read) throw new AppError('STORAGE_ERROR', `Bytes of this upload are missing from storage location "${client.location.name}"; the upload cannot be completed.`);
+    return read.body;
   }
 
   /**
    * Keeps this upload in the record of live uploads (D1) while it holds anything in storage, so the
-   * sweep leaves its multipart upload and key alone however long it runs. Written when the lease
-   * would end within one expiration window: at most one D1 write per window of activity. `force`
-   * writes at once (a new multipart upload id).
+   * sweep leaves its multipart upload, key and staged bytes alone however long it runs. Written when
+   * the lease would end within one expiration window: at most one D1 write per window of activity.
+   * `force` writes at once (a new multipart upload id).
    */
   private async holdLease(state: State, force = false): Promise<void> {
     const next = force ? Date.now() + 2 * state.expirationMs : leaseRenewal(state.leaseUntil, Date.now(), state.expirationMs);
-    if (next === undefined || !state.key) return;
-    await this.deps().live.track({ id: this.ctx.id.toString(), storage: state.storage, key: state.key, s3UploadId: state.s3UploadId ?? null, liveUntil: next });
+    if (next === undefined) return;
+    await this.deps().live.track({ id: this.ctx.id.toString(), storage: state.storage, key: state.key ?? this.prefix(), s3UploadId: state.s3UploadId ?? null, liveUntil: next });
     state.leaseUntil = next;
     this.save(state);
   }
@@ -395,13 +536,12 @@ export class UploadSession extends DurableObject<Bindings> {
   }
 
   /**
-   * The real type and the key, from the first bytes, before anything goes to S3. A refused type
-   * ends the upload with 415 and nothing stored.
+   * The real type and the key, from the first bytes, before anything goes to the original's key. A
+   * refused type ends the upload with 415 and nothing kept.
    */
-  private async ensureKnown(state: State, pendingHead: Uint8Array[]): Promise<void> {
+  private async ensureKnown(state: State, head: Uint8Array): Promise<void> {
     if (state.key) return;
-    const head = concat([...this.rows('head'), ...pendingHead]).subarray(0, HEAD_BYTES);
-    const { type, ext } = await detectType(head, state.declaredType, state.filename);
+    const { type, ext } = await detectType(head.subarray(0, HEAD_BYTES), state.declaredType, state.filename);
     try {
       assertTypeAllowed(type, getConfig(this.env).files.mimeTypeAllowList);
     } catch (error) {
@@ -410,47 +550,38 @@ export class UploadSession extends DurableObject<Bindings> {
     }
     state.type = type;
     state.key = state.replaces ? replacementKey(state.fileId, ext) : originalKey(state.fileId, ext);
+    this.save(state);
   }
 
   /**
-   * Completion: the held-back bytes become the last part (or, when the whole upload fits in one
-   * part, a single PutObject); CompleteMultipartUpload; then the same file record as POST /files.
-   * Each step is recorded as it succeeds and every step is safe to repeat, so a completion cut at
-   * any point (a lost answer from storage, an evicted object) is finished by the next HEAD or PATCH
-   * without the client resending a byte.
+   * Completion: the staged bytes become the last part (or, when no part was sent, a single
+   * PutObject); CompleteMultipartUpload; then the same file record as POST /files. Each step is
+   * recorded as it succeeds and every step is safe to repeat, so a completion cut at any point (a
+   * lost answer from storage, an evicted object) is finished by the next HEAD or PATCH without the
+   * client resending a byte. A partial upload stops at its object; a final one assembles its object
+   * from its partial uploads' and hashes it afterwards.
    */
   private async complete(state: State): Promise<void> {
-    await this.ensureKnown(state, []);
     const client = this.client(state);
-    const key = state.key as string;
     if (!state.assembled) {
-      const rest = concat(this.rows('tail'));
-      if (!state.s3UploadId) {
-        await this.holdLease(state, state.leaseUntil === undefined);
-        await client.putObject(key, rest, { contentType: state.type as string, contentLength: rest.byteLength });
-      } else {
-        const parts = this.ctx.storage.sql
-          .exec<{ number: number; etag: string; size: number }>('SELECT number, etag, size FROM parts ORDER BY number')
-          .toArray()
-          .map((p) => ({ partNumber: p.number, etag: p.etag, size: p.size }));
-        // The last part may be in already: a completion that failed after sending it is resumed.
-        const sent = parts.reduce((n, p) => n + p.size, 0);
-        if (sent < state.offset || parts.length === 0) {
-          const last = await client.uploadPart(key, state.s3UploadId, parts.length + 1, rest);
-          this.ctx.storage.sql.exec('INSERT OR REPLACE INTO parts (number, etag, size) VALUES (?, ?, ?)', last.partNumber, last.etag, rest.byteLength);
-          parts.push({ ...last, size: rest.byteLength });
-        }
-        await client.completeMultipartUpload(key, state.s3UploadId, parts, { size: state.offset, startedAt: state.s3StartedAt ?? 0 });
-      }
+      await (state.concat === 'final' ? this.assembleFinal(state, client) : this.assemble(state, client));
       state.assembled = true;
       this.save(state);
+      await client.deletePrefix(`${this.prefix()}staged/`).catch((error: Error) => this.leftOver(state, error));
+    }
+    if (state.concat === 'partial') {
+      // Kept for a final upload until the upload expires (the alarm then removes it).
+      state.status = 'completed';
+      this.save(state);
+      return;
     }
     if (state.checksum === undefined) {
-      state.checksum = await this.checksum(state, client);
+      state.checksum = state.concat === 'final' ? null : await this.checksum(state, client);
       this.save(state);
     }
     const deps = this.deps();
-    const ingested = await learnStored(deps, client, { key, type: state.type as string, size: state.offset, checksum: state.checksum, head: concat(this.rows('head')) });
+    const head = state.concat === 'final' ? await this.finalHead(client, state) : concat(this.rows());
+    const ingested = await learnStored(deps, client, { key: state.key as string, type: state.type as string, size: state.offset, checksum: state.checksum, head });
     const fields = { ...(state.fields as Parameters<typeof recordNewFile>[4]) };
     // The folder was checked when the upload was created; deleted since, the file lands at the root,
     // as the files already in it did.
@@ -459,55 +590,170 @@ export class UploadSession extends DurableObject<Bindings> {
       ? await recordReplacement(deps, client, await requireFile(deps, state.fileId), ingested, fields)
       : await recordNewFile(deps, client, state.fileId, ingested, fields, state.uploadedBy);
     state.fileId = row.id;
+    for (const p of state.partials ?? []) await this.env.UPLOADS.get(this.env.UPLOADS.idFromString(p.id)).releasePartial(state.owner);
+    if (state.checksum === null) state.hashing = { hash: undefined };
     await this.end(state, 'completed', state.expiresAt);
+    if (state.hashing) await this.ctx.storage.setAlarm(Date.now());
   }
 
-  /** The SHA-256 of the whole upload: from the running hash, or by reading the object once. */
-  private async checksum(state: State, client: S3Client): Promise<string> {
-    if (this.hash && this.hash.hashed === state.offset) {
-      await this.hash.writer.close();
-      const digest = await this.hash.stream.digest;
-      this.hash = undefined;
-      return hex(digest);
+  /** The object from the parts sent and the staged bytes (a deferred length, or bytes that came in pieces). */
+  private async assemble(state: State, client: S3Client): Promise<void> {
+    const staged = this.segments();
+    if (!state.s3UploadId) {
+      await this.ensureKnown(state, concat(this.rows()));
+      await this.holdLease(state, state.leaseUntil === undefined);
+      const size = total(staged);
+      await client.putObject(state.key as string, staged.length > 0 ? this.segmentsThen(client, staged) : new Uint8Array(0), { contentType: state.type as string, contentLength: size });
+      return;
     }
-    this.hash = undefined;
-    const object = await client.readObject(state.key as string);
-    const stream = new crypto.DigestStream('SHA-256');
-    const writer = stream.getWriter();
-    const reader = object?.body.getReader();
-    for (;;) {
-      const next = await reader?.read();
-      if (!next || next.done) break;
-      await writer.write(next.value);
+    const parts = this.partList();
+    if (staged.length > 0) {
+      const size = total(staged);
+      const last = await client.uploadPart(state.key as string, state.s3UploadId, parts.length + 1, this.segmentsThen(client, staged), size);
+      // Sent: the part is recorded and its segments are no longer staged, so a resumed completion does not send it again.
+      this.ctx.storage.transactionSync(() => {
+        this.ctx.storage.sql.exec('INSERT OR REPLACE INTO parts (number, etag, size) VALUES (?, ?, ?)', last.partNumber, last.etag, size);
+        this.ctx.storage.sql.exec('DELETE FROM staged');
+      });
+      parts.push({ ...last, size });
     }
-    await writer.close();
-    return hex(await stream.digest);
+    await client.completeMultipartUpload(state.key as string, state.s3UploadId, parts, { size: state.offset, startedAt: state.s3StartedAt ?? 0 });
   }
 
   /**
-   * Ends an upload that will not complete: its multipart upload is aborted, and an object it
-   * assembled but never recorded is deleted (unless a record points to it after all). What cannot be
-   * removed now is left to the sweep, which this upload no longer holds back.
+   * A final upload's object: parts of P bytes over the concatenation of its partial uploads. A part
+   * within one partial upload is copied inside the store (UploadPartCopy with a byte range); a part
+   * spanning two, or any part on a store that cannot copy parts, streams through from ranged reads.
+   * Parts are recorded as they land, so a completion cut anywhere resumes at the next part.
+   */
+  private async assembleFinal(state: State, client: S3Client): Promise<void> {
+    const partials = state.partials ?? [];
+    const length = state.offset;
+    await this.ensureKnown(state, await this.finalHead(client, state));
+    const key = state.key as string;
+    const P = state.partSize;
+    if (length <= P) {
+      await this.holdLease(state, state.leaseUntil === undefined);
+      await client.putObject(key, joinStreams(rangesOf(partials, 0, length).map((r) => () => this.readRange(client, r))), { contentType: state.type as string, contentLength: length });
+      return;
+    }
+    const uploadId = await this.multipartUpload(state);
+    const parts = this.partList();
+    for (let n = parts.length + 1; (n - 1) * P < length; n++) {
+      const start = (n - 1) * P;
+      const end = Math.min(n * P, length);
+      const ranges = rangesOf(partials, start, end);
+      const only = ranges.length === 1 ? ranges[0] : undefined;
+      let part = only && state.copyParts !== false ? await client.uploadPartCopy(key, uploadId, n, only) : undefined;
+      if (only && !part && state.copyParts !== false) {
+        state.copyParts = false;
+        this.save(state);
+      }
+      part ??= await client.uploadPart(key, uploadId, n, joinStreams(ranges.map((r) => () => this.readRange(client, r))), end - start);
+      this.ctx.storage.sql.exec('INSERT OR REPLACE INTO parts (number, etag, size) VALUES (?, ?, ?)', n, part.etag, end - start);
+      parts.push({ ...part, size: end - start });
+      await this.holdLease(state);
+    }
+    await client.completeMultipartUpload(key, uploadId, parts, { size: length, startedAt: state.s3StartedAt ?? 0 });
+  }
+
+  /** The first bytes of a final upload, read from its partial uploads' objects (or its own, once assembled). */
+  private async finalHead(client: S3Client, state: State): Promise<Uint8Array> {
+    const n = Math.min(HEAD_BYTES, state.offset);
+    if (state.assembled) return (await client.readBytes(state.key as string, { start: 0, end: n })) ?? new Uint8Array(0);
+    return new Uint8Array(await new Response(joinStreams(rangesOf(state.partials ?? [], 0, n).map((r) => () => this.readRange(client, r)))).arrayBuffer());
+  }
+
+  /** The completed partial uploads a final upload is made of, in order: same owner and storage. */
+  private async partialsOf(owner: string, storage: string, ids: string[]): Promise<PartialInfo[]> {
+    const out: PartialInfo[] = [];
+    for (const id of ids) {
+      let stub: DurableObjectStub<UploadSession>;
+      try {
+        stub = this.env.UPLOADS.get(this.env.UPLOADS.idFromString(id));
+      } catch {
+        throw tusError(400, `Upload-Concat names an upload that does not exist (${id.slice(0, 16)}…).`);
+      }
+      const answer = await stub.describePartial(owner);
+      if (!answer.ok) throw tusError(400, `Upload-Concat: ${answer.message}`);
+      if (answer.value.storage !== storage) throw tusError(400, 'The partial uploads and the final upload must use the same storage location.');
+      out.push(answer.value);
+    }
+    return out;
+  }
+
+  /** The SHA-256 of the whole upload: from the running hash, or (uploads from before it) by reading the object once. */
+  private async checksum(state: State, client: S3Client): Promise<string> {
+    const hasher = this.runningHash(state);
+    if (hasher) return hasher.hex();
+    return (await this.hashObject(client, state.key as string, state.offset, ResumableSha256.load(undefined), Number.POSITIVE_INFINITY)).hex();
+  }
+
+  /**
+   * A final upload's checksum, after its record exists: the object is read in ranges, the hash state
+   * saved after each, and the work handed to a new alarm every HASH_RUN_MS, so an eviction or a
+   * terabyte costs no restart. The record shows the checksum once it is known (unless its bytes
+   * were replaced meanwhile).
+   */
+  private async hashInBackground(state: State): Promise<void> {
+    const client = this.client(state);
+    const hasher = ResumableSha256.load(state.hashing?.hash);
+    const deadline = Date.now() + HASH_RUN_MS;
+    await this.hashObject(client, state.key as string, state.offset, hasher, deadline, (h) => {
+      state.hashing = { hash: h.save() };
+      this.save(state);
+    });
+    if (hasher.hashed < state.offset) return void (await this.ctx.storage.setAlarm(Date.now()));
+    const checksum = hasher.hex();
+    const repo = this.deps().repo;
+    const row = await repo.get(state.fileId);
+    if (row?.filenameDisk === state.key) await repo.update(state.fileId, { checksum });
+    state.checksum = checksum;
+    delete state.hashing;
+    this.save(state);
+    await this.ctx.storage.setAlarm(state.forgetAt ?? Date.now());
+  }
+
+  /** Feeds bytes [hasher.hashed, size) of `key` to `hasher`, a range at a time, until done or past `deadline`. */
+  private async hashObject(client: S3Client, key: string, size: number, hasher: ResumableSha256, deadline: number, saved?: (h: ResumableSha256) => void): Promise<ResumableSha256> {
+    while (hasher.hashed < size && Date.now() < deadline) {
+      const end = Math.min(size, hasher.hashed + HASH_READ);
+      const reader = (await this.readRange(client, { key, start: hasher.hashed, end })).getReader();
+      for (;;) {
+        const next = await reader.read();
+        if (next.done) break;
+        hasher.update(next.value);
+      }
+      saved?.(hasher);
+    }
+    return hasher;
+  }
+
+  /**
+   * Ends an upload that will not complete: its multipart upload is aborted, its staged bytes (or a
+   * partial upload's object) deleted, and an object it assembled but never recorded is deleted
+   * (unless a record points to it after all). What cannot be removed now is left to the sweep, which
+   * this upload no longer holds back.
    */
   private async discard(state: State, status: 'terminated' | 'expired'): Promise<void> {
     const client = this.client(state);
-    const leftOver = (error: Error) => log('warn', 'upload storage left for the sweep', { upload: this.ctx.id.toString(), key: state.key, reason: error.message });
+    const leftOver = (error: Error) => this.leftOver(state, error);
     if (state.s3UploadId && state.key) await client.abortMultipartUpload(state.key, state.s3UploadId).catch(leftOver);
-    if (state.assembled && state.key) {
+    await client.deletePrefix(this.prefix()).catch(leftOver);
+    if (state.assembled && state.key && state.concat !== 'partial') {
       const row = await this.deps().repo.get(state.fileId);
       if (row?.filenameDisk !== state.key) await client.deleteObject(state.key).catch(leftOver);
     }
-    this.hash = undefined;
     await this.end(state, status, Date.now() + state.expirationMs);
   }
 
-  /** An upload's last state: its bytes and parts dropped, a tombstone kept until `forgetAt`. */
+  /** An upload's last state: its parts and staged rows dropped, a tombstone kept until `forgetAt`. */
   private async end(state: State, status: Exclude<UploadStatus, 'active'>, forgetAt: number): Promise<void> {
     state.status = status;
     state.s3UploadId = undefined;
     state.forgetAt = forgetAt;
     this.ctx.storage.transactionSync(() => {
-      this.ctx.storage.sql.exec('DELETE FROM tail');
+      this.ctx.storage.sql.exec('DELETE FROM staged');
       this.ctx.storage.sql.exec('DELETE FROM head');
       this.ctx.storage.sql.exec('DELETE FROM parts');
       this.save(state);
@@ -517,9 +763,13 @@ export class UploadSession extends DurableObject<Bindings> {
     if (state.leaseUntil !== undefined) await this.deps().live.forget(this.ctx.id.toString()).catch(() => {});
   }
 
-  private startHash(): void {
-    const stream = new crypto.DigestStream('SHA-256');
-    this.hash = { stream, writer: stream.getWriter(), hashed: 0 };
+  private leftOver(state: State, error: Error): void {
+    log('warn', 'upload storage left for the sweep', { upload: this.ctx.id.toString(), key: state.key, reason: error.message });
+  }
+
+  /** This upload's folder in the bucket: staged bytes, and a partial upload's object. */
+  private prefix(): string {
+    return `${UPLOADS_PREFIX}${this.ctx.id.toString()}/`;
   }
 
   /** The committed state for `owner`: 404 for an unknown upload or another token's, 410 once ended. */
@@ -537,8 +787,9 @@ export class UploadSession extends DurableObject<Bindings> {
       length: state.length,
       metadataHeader: state.metadataHeader,
       expiresAt: state.expiresAt,
-      fileId: state.status === 'completed' ? state.fileId : undefined,
+      fileId: state.status === 'completed' && state.concat !== 'partial' ? state.fileId : undefined,
       replaced: completedNow && state.replaces,
+      ...(state.concatHeader ? { concat: state.concatHeader } : {}),
     };
   }
 
@@ -551,11 +802,26 @@ export class UploadSession extends DurableObject<Bindings> {
     this.ctx.storage.sql.exec('INSERT OR REPLACE INTO upload (id, state) VALUES (1, ?)', JSON.stringify(state));
   }
 
-  private rows(table: 'tail' | 'head'): Uint8Array[] {
+  private rows(): Uint8Array[] {
     return this.ctx.storage.sql
-      .exec<{ data: ArrayBuffer }>(`SELECT data FROM ${table} ORDER BY seq`)
+      .exec<{ data: ArrayBuffer }>('SELECT data FROM head ORDER BY seq')
       .toArray()
       .map((r) => new Uint8Array(r.data));
+  }
+
+  private segments(): Segment[] {
+    return this.ctx.storage.sql.exec<{ start: number; key: string; size: number }>('SELECT start, key, size FROM staged ORDER BY start').toArray().map((r) => ({ ...r }));
+  }
+
+  private partCount(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM parts').one().n;
+  }
+
+  private partList(): UploadedPart[] {
+    return this.ctx.storage.sql
+      .exec<{ number: number; etag: string; size: number }>('SELECT number, etag, size FROM parts ORDER BY number')
+      .toArray()
+      .map((p) => ({ partNumber: p.number, etag: p.etag, size: p.size }));
   }
 
   private client(state: State): S3Client {
@@ -573,3 +839,15 @@ export class UploadSession extends DurableObject<Bindings> {
   }
 }
 
+/** The pieces of bytes [start, end) of the concatenation of `partials`, as ranges of their objects. */
+function rangesOf(partials: PartialInfo[], start: number, end: number): { key: string; start: number; end: number }[] {
+  const out: { key: string; start: number; end: number }[] = [];
+  let at = 0;
+  for (const p of partials) {
+    const from = Math.max(start, at);
+    const to = Math.min(end, at + p.size);
+    if (from < to) out.push({ key: p.key, start: from - at, end: to - at });
+    at += p.size;
+  }
+  return out;
+}

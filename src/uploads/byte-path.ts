@@ -1,0 +1,145 @@
+/**
+ * The byte path of a TUS upload: a request body cut into pieces of exact lengths that stream to
+ * storage while the body is still arriving. Chunks are handed on as they come (no copies but one
+ * small one where a piece ends inside a chunk), so memory stays flat whatever the part size.
+ */
+
+/** Nothing is read before the consumer asks: a piece must not start reading the body before it is sent. */
+const NOTHING_AHEAD = { highWaterMark: 0 };
+
+/** The client's body ended or failed before a piece was complete (a cut connection). */
+export class BodyCut extends Error {}
+
+export class BodySlicer {
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  /** Read from the body, not yet handed out (a peeked head, or the rest of a chunk a piece ended in). */
+  private pending: Uint8Array[] = [];
+  private ended = false;
+  /** The client's body failed while it was read. */
+  dropped = false;
+  /** Bytes handed out so far. */
+  consumed = 0;
+
+  /** `onBytes` sees every byte handed out, once and in order (hashes, the head). */
+  constructor(
+    body: ReadableStream<Uint8Array>,
+    private readonly onBytes: (chunk: Uint8Array, at: number) => void,
+  ) {
+    this.reader = body.getReader();
+  }
+
+  /** The next `n` bytes as a stream of exactly `n` bytes; it errors with BodyCut if the body ends first. */
+  take(n: number): ReadableStream<Uint8Array> {
+    let left = n;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (left === 0) return controller.close();
+        const chunk = await this.next(left);
+        if (chunk === undefined) return controller.error(new BodyCut(`the request body ended ${left} bytes short`));
+        left -= chunk.byteLength;
+        controller.enqueue(chunk);
+        if (left === 0) controller.close();
+      },
+    }, NOTHING_AHEAD);
+  }
+
+  /** Up to `n` bytes in one buffer (fewer only where the body ends): for bodies of unknown length. */
+  async takeBuffered(n: number): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    while (size < n) {
+      const chunk = await this.next(n - size);
+      if (chunk === undefined) break;
+      chunks.push(chunk);
+      size += chunk.byteLength;
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    return out;
+  }
+
+  /** Up to `n` of the next bytes without handing them out (the type is sniffed before anything is stored). */
+  async peek(n: number): Promise<Uint8Array> {
+    let have = this.pending.reduce((s, c) => s + c.byteLength, 0);
+    while (have < n && !this.ended) {
+      const chunk = await this.read();
+      if (chunk === undefined) break;
+      this.pending.push(chunk);
+      have += chunk.byteLength;
+    }
+    const out = new Uint8Array(Math.min(n, have));
+    let at = 0;
+    for (const c of this.pending) {
+      if (at >= out.byteLength) break;
+      out.set(c.subarray(0, out.byteLength - at), at);
+      at += c.byteLength;
+    }
+    return out;
+  }
+
+  /** Whether the body has no more bytes. */
+  async atEnd(): Promise<boolean> {
+    return (await this.peek(1)).byteLength === 0;
+  }
+
+  async cancel(): Promise<void> {
+    await this.reader.cancel().catch(() => {});
+  }
+
+  /** The next chunk handed out, at most `max` bytes (the rest waits for the next piece). */
+  private async next(max = Number.POSITIVE_INFINITY): Promise<Uint8Array | undefined> {
+    let chunk = this.pending.shift() ?? (await this.read());
+    if (chunk === undefined) return undefined;
+    if (chunk.byteLength > max) {
+      // A copy of the rest: the piece's consumer may take ownership of the chunk's buffer.
+      this.pending.unshift(chunk.slice(max));
+      chunk = chunk.subarray(0, max);
+    }
+    this.onBytes(chunk, this.consumed);
+    this.consumed += chunk.byteLength;
+    return chunk;
+  }
+
+  private async read(): Promise<Uint8Array | undefined> {
+    if (this.ended) return undefined;
+    try {
+      const { done, value } = await this.reader.read();
+      if (done) this.ended = true;
+      return done ? undefined : value;
+    } catch {
+      this.dropped = true;
+      this.ended = true;
+      return undefined;
+    }
+  }
+}
+
+/**
+ * The sources one after the other, as one stream; each is opened only when the previous one ends,
+ * so a part made of staged objects and a request body holds one source's chunk at a time.
+ */
+export function joinStreams(sources: (() => Promise<ReadableStream<Uint8Array>>)[]): ReadableStream<Uint8Array> {
+  let index = 0;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>({
+    pull: async (controller) => {
+      for (;;) {
+        if (!reader) {
+          const open = sources[index++];
+          if (!open) return controller.close();
+          reader = (await open()).getReader();
+        }
+        const { done, value } = await reader.read();
+        if (!done) return controller.enqueue(value);
+        reader = undefined;
+      }
+    },
+    cancel: async (reason) => {
+      await reader?.cancel(reason);
+    },
+  }, NOTHING_AHEAD);
+}
