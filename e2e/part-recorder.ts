@@ -10,6 +10,8 @@ export interface PartRecorder {
   endpoint: string;
   /** Part sizes of each completed multipart upload, in part order. */
   completed: number[][];
+  /** Parts written by UploadPartCopy (sized from their copy range). */
+  copies: number;
   close(): Promise<void>;
 }
 
@@ -17,13 +19,16 @@ export async function startPartRecorder(target: string): Promise<PartRecorder> {
   const upstream = new URL(target);
   const parts = new Map<string, Map<number, number>>();
   const completed: number[][] = [];
+  const recorder = { copies: 0 };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const uploadId = url.searchParams.get('uploadId');
     const partNumber = Number(url.searchParams.get('partNumber'));
     if (uploadId && req.method === 'PUT' && partNumber) {
       if (!parts.has(uploadId)) parts.set(uploadId, new Map());
-      parts.get(uploadId)?.set(partNumber, Number(req.headers['content-length'] ?? Number.NaN));
+      const range = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers['x-amz-copy-source-range'] ?? ''));
+      if (req.headers['x-amz-copy-source']) recorder.copies++;
+      parts.get(uploadId)?.set(partNumber, range ? Number(range[2]) - Number(range[1]) + 1 : Number(req.headers['content-length'] ?? Number.NaN));
     }
     const forward = http.request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
@@ -48,6 +53,9 @@ export async function startPartRecorder(target: string): Promise<PartRecorder> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     completed,
+    get copies() {
+      return recorder.copies;
+    },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

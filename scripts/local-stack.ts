@@ -33,6 +33,8 @@ export interface StackOptions {
   s3?: S3Target;
   /** Where the Worker should send S3 requests (a proxy in front of `s3`); defaults to `s3.endpoint`. */
   storageEndpoint?: (s3: S3Target) => Promise<string> | string;
+  /** More storage locations on the same bucket (after `local`), configured through `vars`. */
+  moreLocations?: string[];
   /** More Worker variables. */
   vars?: Record<string, string>;
 }
@@ -51,15 +53,23 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
   const s3rver = options.s3 ? undefined : await startS3rver({ port: await freePort(), directory: join(state, 's3'), bucket: 'stack' });
   const s3 = options.s3 ?? (s3rver as NonNullable<typeof s3rver>).target;
   const endpoint = options.storageEndpoint ? await options.storageEndpoint(s3) : s3.endpoint;
+  const names = ['local', ...(options.moreLocations ?? [])];
   const vars: Record<string, string> = {
     ADMIN_TOKEN: STACK_TOKEN,
-    STORAGE_LOCATIONS: 'local',
-    STORAGE_LOCAL_ENDPOINT: endpoint,
-    STORAGE_LOCAL_BUCKET: s3.bucket,
-    STORAGE_LOCAL_KEY: s3.accessKeyId,
-    STORAGE_LOCAL_SECRET: s3.secretAccessKey,
-    STORAGE_LOCAL_REGION: s3.region,
-    STORAGE_LOCAL_FORCE_PATH_STYLE: 'true',
+    STORAGE_LOCATIONS: names.join(','),
+    ...Object.fromEntries(
+      names.flatMap((name) => {
+        const p = `STORAGE_${name.toUpperCase()}_`;
+        return [
+          [`${p}ENDPOINT`, endpoint],
+          [`${p}BUCKET`, s3.bucket],
+          [`${p}KEY`, s3.accessKeyId],
+          [`${p}SECRET`, s3.secretAccessKey],
+          [`${p}REGION`, s3.region],
+          [`${p}FORCE_PATH_STYLE`, 'true'],
+        ];
+      }),
+    ),
     ...options.vars,
   };
   const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' };

@@ -206,6 +206,7 @@ describe('options', () => {
       maxSockets: 500,
       keepAlive: true,
       tusChunkSize: 5 * 1024 * 1024,
+      uploadPartCopy: true,
     });
     expect(l.credentials).toBeUndefined();
   });
@@ -229,6 +230,7 @@ describe('options', () => {
       STORAGE_BACKUP_MAX_SOCKETS: '10',
       STORAGE_BACKUP_KEEP_ALIVE: false,
       STORAGE_BACKUP_TUS__CHUNK_SIZE: String(8 * 1024 * 1024),
+      STORAGE_BACKUP_UPLOAD_PART_COPY: 'false',
     });
     expect(config.defaultLocation.name).toBe('main');
     expect([...config.locations.keys()]).toEqual(['main', 'backup']);
@@ -247,6 +249,7 @@ describe('options', () => {
       maxSockets: 10,
       keepAlive: false,
       tusChunkSize: 8 * 1024 * 1024,
+      uploadPartCopy: false,
     });
   });
 

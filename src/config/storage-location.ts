@@ -36,6 +36,11 @@ export interface StorageLocation {
   keepAlive: boolean;
   /** The part size P for multipart writes and TUS uploads. */
   tusChunkSize: number;
+  /**
+   * Concatenated TUS uploads copy aligned parts inside the store (UploadPartCopy). Off: every part
+   * streams through the Worker (for a gateway in front of the store that mishandles the copies).
+   */
+  uploadPartCopy: boolean;
 }
 
 export interface ConfigIssue {
@@ -91,6 +96,7 @@ const optionsSchema = z.object({
   MAX_SOCKETS: z._default(wholeNumber('sockets', 1), 500),
   KEEP_ALIVE: z._default(bool, true),
   TUS__CHUNK_SIZE: z._default(wholeNumber('bytes', MIN_PART_SIZE, MAX_PART_SIZE), MIN_PART_SIZE),
+  UPLOAD_PART_COPY: z._default(bool, true),
 });
 
 export const LOCATION_OPTIONS = Object.keys(optionsSchema.shape);
@@ -170,6 +176,7 @@ function buildLocation(name: string, envPrefix: string, o: Options, issues: Conf
     maxSockets: o.MAX_SOCKETS,
     keepAlive: o.KEEP_ALIVE,
     tusChunkSize: o.TUS__CHUNK_SIZE,
+    uploadPartCopy: o.UPLOAD_PART_COPY,
   };
 }
 

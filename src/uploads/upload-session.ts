@@ -644,8 +644,9 @@ export class UploadSession extends DurableObject<Bindings> {
       const end = Math.min(n * P, length);
       const ranges = rangesOf(partials, start, end);
       const only = ranges.length === 1 ? ranges[0] : undefined;
-      let part = only && state.copyParts !== false ? await client.uploadPartCopy(key, uploadId, n, only) : undefined;
-      if (only && !part && state.copyParts !== false) {
+      const copy = only && client.location.uploadPartCopy && state.copyParts !== false;
+      let part = copy ? await client.uploadPartCopy(key, uploadId, n, only) : undefined;
+      if (copy && !part) {
         state.copyParts = false;
         this.save(state);
       }
