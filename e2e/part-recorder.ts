@@ -42,6 +42,10 @@ export async function startPartRecorder(target: string): Promise<PartRecorder> {
         answer.pipe(res);
       },
     );
+    // A request the Worker cut is cut upstream too, so no half-sent body keeps the S3 server waiting.
+    req.on('close', () => {
+      if (!req.complete) forward.destroy();
+    });
     forward.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();
@@ -56,6 +60,11 @@ export async function startPartRecorder(target: string): Promise<PartRecorder> {
     get copies() {
       return recorder.copies;
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        // A request cut on the Worker's side may leave its connection here open: close it too.
+        server.closeAllConnections();
+      }),
   };
 }
