@@ -17,6 +17,7 @@ const W = new Int32Array(64);
  * in workerd. Input is copied in (natively) a slice at a time.
  */
 const SCRATCH = new Uint8Array(64 * 1024);
+const WORDS = new DataView(SCRATCH.buffer);
 
 /** Runs the compression function over the whole 64-byte blocks of data[from, to). */
 function compress(h: Int32Array, data: Uint8Array, from: number, to: number): void {
@@ -28,7 +29,6 @@ function compress(h: Int32Array, data: Uint8Array, from: number, to: number): vo
 }
 
 function compressScratch(h: Int32Array, to: number): void {
-  const data = SCRATCH;
   let a0 = h[0] as number;
   let b0 = h[1] as number;
   let c0 = h[2] as number;
@@ -39,8 +39,7 @@ function compressScratch(h: Int32Array, to: number): void {
   let h0 = h[7] as number;
   for (let p = 0; p + 64 <= to; p += 64) {
     for (let i = 0; i < 16; i++) {
-      const j = p + i * 4;
-      W[i] = ((data[j] as number) << 24) | ((data[j + 1] as number) << 16) | ((data[j + 2] as number) << 8) | (data[j + 3] as number);
+      W[i] = WORDS.getInt32(p + i * 4);
     }
     for (let i = 16; i < 64; i++) {
       const x = W[i - 15] as number;

@@ -12,7 +12,7 @@ const NOTHING_AHEAD = { highWaterMark: 0 };
  * way to storage, so it is read natively in pieces of at least READ_AT_LEAST (workerd's readAtLeast).
  */
 const READ_AT_LEAST = 256 * 1024;
-const READ_SIZE = 1024 * 1024;
+const READ_SIZE = 256 * 1024;
 
 /** The client's body ended or failed before a piece was complete (a cut connection). */
 export class BodyCut extends Error {}
