@@ -378,9 +378,9 @@ export class UploadSession extends DurableObject<Bindings> {
         const need = partLength - stagedBytes;
         if (remaining === undefined) {
           const bytes = await slicer.takeBuffered(Math.min(need, UNSIZED_PIECE, (limit ?? Number.POSITIVE_INFINITY) - w.offset));
-          await (bytes.byteLength === need ? this.sendPart(state, w, slicer, partLength, bytes, need) : this.stage(state, w, bytes, bytes.byteLength));
+          await (bytes.byteLength === need ? this.sendPart(state, w, slicer, partLength, () => bytes, need) : this.stage(state, w, bytes, bytes.byteLength));
         } else if (remaining >= need) {
-          await this.sendPart(state, w, slicer, partLength, slicer.take(need), need);
+          await this.sendPart(state, w, slicer, partLength, () => slicer.take(need), need);
         } else {
           await this.stage(state, w, slicer.take(remaining), remaining);
         }
@@ -409,11 +409,13 @@ export class UploadSession extends DurableObject<Bindings> {
 
   /**
    * Sends part `w.partsSent + 1`: the staged segments, then `need` bytes of the body. When the whole
-   * upload is this one part, it is a single PutObject of the original instead.
+   * upload is this one part, it is a single PutObject of the original instead. The body's piece is
+   * taken only once the type is known: sniffing peeks at the same body.
    */
-  private async sendPart(state: State, w: Working, slicer: BodySlicer, partLength: number, tail: Uint8Array | ReadableStream<Uint8Array>, need: number): Promise<void> {
+  private async sendPart(state: State, w: Working, slicer: BodySlicer, partLength: number, piece: () => Uint8Array | ReadableStream<Uint8Array>, need: number): Promise<void> {
     await this.ensureKnown(state, await this.headOf(w, slicer));
     const client = this.client(state);
+    const tail = piece();
     const body = w.staged.length === 0 ? tail : this.segmentsThen(client, w.staged, tail);
     if (state.length !== undefined && state.length <= state.partSize) {
       await this.holdLease(state, state.leaseUntil === undefined);
