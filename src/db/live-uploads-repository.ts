@@ -38,6 +38,13 @@ export class LiveUploadsRepository {
     );
   }
 
+  /** Of these upload ids (TUS uploads' Durable Object ids), those still live. */
+  liveIds(ids: string[], now: number): Promise<Set<string>> {
+    return foundIn(ids, async (batch) =>
+      (await this.db.select({ v: liveUploads.id }).from(liveUploads).where(and(inArray(liveUploads.id, batch), gt(liveUploads.liveUntil, now)))).map((r) => r.v),
+    );
+  }
+
   /** Of these S3 multipart upload ids, those a live upload owns. */
   ownedUploadIds(storage: string, uploadIds: string[], now: number): Promise<Set<string>> {
     return foundIn(uploadIds, async (batch) =>

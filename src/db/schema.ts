@@ -142,7 +142,7 @@ export type LiveUploadRow = typeof liveUploads.$inferSelect;
 /** Where the sweep of each storage location stopped, so a large bucket is swept over several runs. */
 export const sweepState = sqliteTable('sweep_state', {
   storage: text('storage').primaryKey(),
-  phase: text('phase', { enum: ['objects', 'generated', 'multipart'] }).notNull(),
+  phase: text('phase', { enum: ['objects', 'generated', 'uploads', 'multipart'] }).notNull(),
   /** The last key (or key and upload id) handled in the phase, as JSON. */
   cursor: text('cursor'),
   modifiedOn: text('modified_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),

@@ -3,6 +3,7 @@ import type { LiveUploadsRepository } from '../db/live-uploads-repository';
 import type { SweepPhase, SweepPosition, SweepRepository } from '../db/sweep-repository';
 import { AppError } from '../errors/app-error';
 import type { S3Client } from '../storage/s3-client';
+import { UPLOADS_PREFIX } from '../uploads/upload-session';
 import { derivativesPrefix } from './service';
 
 /**
@@ -11,7 +12,10 @@ import { derivativesPrefix } from './service';
  */
 const OWN_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.[0-9a-f]{8})?(\.[A-Za-z0-9]+)?$/;
 const GENERATED = /^generated\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/$/;
-const PHASES: SweepPhase[] = ['objects', 'generated', 'multipart'];
+/** A TUS upload's folder (staged bytes, a partial upload's object), and the keys in it. */
+const UPLOAD_FOLDER = new RegExp(`^${UPLOADS_PREFIX}([0-9a-f]{64})/$`);
+const UPLOAD_KEY = new RegExp(`^${UPLOADS_PREFIX}[0-9a-f]{64}/`);
+const PHASES: SweepPhase[] = ['objects', 'generated', 'uploads', 'multipart'];
 
 export interface SweepDeps {
   files: FilesRepository;
@@ -51,6 +55,8 @@ interface PageResult {
  * Removes what failures left in one storage location, and nothing else:
  * - `objects`: originals no file record points to and no live upload holds, older than the grace;
  * - `generated`: the derivatives prefixes of files that no longer exist;
+ * - `uploads`: the folders of TUS uploads that are no longer live (staged bytes, partial uploads'
+ *   objects their upload could not delete), older than the grace;
  * - `multipart`: multipart uploads no live upload owns (the record of live uploads, never their
  *   age, says which are live), older than the grace.
  * Each page is listed, looked up in D1 in batches and cleaned before the position is saved, so a
@@ -83,6 +89,8 @@ function sweepPage(deps: SweepDeps, client: S3Client, position: SweepPosition, o
       return sweepObjects(deps, client, position.cursor?.token, options, report);
     case 'generated':
       return sweepGenerated(deps, client, position.cursor?.token, options, report);
+    case 'uploads':
+      return sweepUploads(deps, client, position.cursor?.token, options, report);
     case 'multipart':
       return sweepMultipart(deps, client, position.cursor, options, report);
   }
@@ -112,6 +120,19 @@ async function sweepGenerated(deps: SweepDeps, client: S3Client, token: string |
   return { listed: page.commonPrefixes.length, next: page.nextContinuationToken ? { token: page.nextContinuationToken } : undefined };
 }
 
+async function sweepUploads(deps: SweepDeps, client: S3Client, token: string | undefined, o: SweepOptions, report: SweepReport): Promise<PageResult> {
+  const page = await client.listObjects({ prefix: UPLOADS_PREFIX, delimiter: '/', maxKeys: o.pageSize ?? 1000, ...(token ? { continuationToken: token } : {}) });
+  const ids = page.commonPrefixes.map((p) => UPLOAD_FOLDER.exec(p)?.[1]).filter((id): id is string => id !== undefined);
+  const live = await deps.live.liveIds(ids, o.now);
+  for (const id of ids.filter((i) => !live.has(i))) {
+    const old: string[] = [];
+    for await (const obj of client.listAll(`${UPLOADS_PREFIX}${id}/`)) if ((obj.lastModified?.getTime() ?? o.now) < o.now - o.graceMs) old.push(obj.key);
+    if (old.length > 0) await client.deleteObjects(old);
+    report.removedObjects.push(...old);
+  }
+  return { listed: page.commonPrefixes.length, next: page.nextContinuationToken ? { token: page.nextContinuationToken } : undefined };
+}
+
 async function sweepMultipart(deps: SweepDeps, client: S3Client, cursor: SweepPosition['cursor'], o: SweepOptions, report: SweepReport): Promise<PageResult> {
   let page: Awaited<ReturnType<S3Client['listMultipartUploads']>>;
   try {
@@ -125,7 +146,7 @@ async function sweepMultipart(deps: SweepDeps, client: S3Client, cursor: SweepPo
     report.skipped.push('multipart: this store does not list multipart uploads (NotImplemented)');
     return { listed: 0, next: undefined };
   }
-  const stale = page.uploads.filter((u) => OWN_KEY.test(u.key) && (u.initiated?.getTime() ?? o.now) < o.now - o.graceMs);
+  const stale = page.uploads.filter((u) => (OWN_KEY.test(u.key) || UPLOAD_KEY.test(u.key)) && (u.initiated?.getTime() ?? o.now) < o.now - o.graceMs);
   const owned = await deps.live.ownedUploadIds(client.location.name, stale.map((u) => u.uploadId), o.now);
   for (const u of stale.filter((s) => !owned.has(s.uploadId))) {
     await client.abortMultipartUpload(u.key, u.uploadId);

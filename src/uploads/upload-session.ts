@@ -26,7 +26,10 @@ import type { S3Client, UploadedPart } from '../storage/s3-client';
 import { BodySlicer, joinStreams } from './byte-path';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, tusError } from './tus-protocol';
 
-/** Staged bytes and partial uploads live under `uploads/<upload id>/` (see the README's lifecycle rule). */
+/**
+ * Staged bytes and partial uploads live under `uploads/<upload id>/` (see the README's lifecycle
+ * rule), one level deep: s3rver's listings miss keys nested further under a common prefix.
+ */
 export const UPLOADS_PREFIX = 'uploads/';
 
 /** A body without Content-Length is read in pieces of at most this: the one path that buffers. */
@@ -159,7 +162,7 @@ const total = (segments: Segment[]) => segments.reduce((n, s) => n + s.size, 0);
  * Parts: every part but the last is exactly P bytes whatever the clients' PATCH sizes (R2 requires
  * equal parts). When a PATCH carries what the current part still needs, exactly that many bytes
  * stream from the body into UploadPart behind the part's staged bytes (fixed length, never held);
- * bytes that do not fill a part are staged as an object of their own under `uploads/<id>/staged/`
+ * bytes that do not fill a part are staged as an object of their own under `uploads/<id>/staged-<offset>`
  * and read back into the part they belong to. Memory stays flat whatever P is (up to 5 GiB).
  *
  * Each part sent and each segment staged is committed at once (offset, running SHA-256 state, the
@@ -433,7 +436,7 @@ export class UploadSession extends DurableObject<Bindings> {
   /** Stages bytes that do not fill a part: an object of their own, read back into their part later. */
   private async stage(state: State, w: Working, bytes: Uint8Array | ReadableStream<Uint8Array>, size: number): Promise<void> {
     if (size === 0) return;
-    const key = `${this.prefix()}staged/${w.offset}`;
+    const key = `${this.prefix()}staged-${w.offset}`;
     await this.holdLease(state, state.leaseUntil === undefined);
     await this.client(state).putObject(key, bytes, { contentLength: size });
     w.staged.push({ start: w.offset, key, size });
@@ -569,7 +572,7 @@ export class UploadSession extends DurableObject<Bindings> {
       await (state.concat === 'final' ? this.assembleFinal(state, client) : this.assemble(state, client));
       state.assembled = true;
       this.save(state);
-      await client.deletePrefix(`${this.prefix()}staged/`).catch((error: Error) => this.leftOver(state, error));
+      await client.deletePrefix(`${this.prefix()}staged-`).catch((error: Error) => this.leftOver(state, error));
     }
     if (state.concat === 'partial') {
       // Kept for a final upload until the upload expires (the alarm then removes it).

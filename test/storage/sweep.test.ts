@@ -62,8 +62,27 @@ describe('the storage sweep', () => {
 
     expect(report.removedObjects.sort()).toEqual([orphan, orphanReplacement, leaseEnded].sort());
     expect(report.removedDerivativesOf).toEqual([deleted]);
-    expect(report).toMatchObject({ storage: name, passEnded: true, phases: ['objects', 'generated', 'multipart'] });
+    expect(report).toMatchObject({ storage: name, passEnded: true, phases: ['objects', 'generated', 'uploads', 'multipart'] });
     expect(await keys(client)).toEqual([referenced, held, ...foreign, `generated/${kept}/a.jpg`].sort());
+  });
+
+  it("removes what TUS uploads that are no longer live left under uploads/, and keeps live uploads' bytes", async () => {
+    const { client } = location();
+    const now = Date.now() + 60_000;
+    const uploadId = () => Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, '0')).join('');
+    const [dead, expired, alive] = [uploadId(), uploadId(), uploadId()];
+    const foreign = ['uploads/readme.txt', 'uploads/not-an-upload/x', `uploads/${dead.slice(0, 40)}/x`];
+    await put(client, `uploads/${dead}/staged-0`, `uploads/${dead}/staged-5242880`, `uploads/${expired}/object`, `uploads/${alive}/staged-0`, ...foreign);
+    await live.track({ id: alive, storage: client.location.name, key: `uploads/${alive}/`, s3UploadId: null, liveUntil: now + HOUR });
+    await live.track({ id: expired, storage: client.location.name, key: `uploads/${expired}/object`, s3UploadId: null, liveUntil: now - 1 });
+
+    const report = await sweepLocation(deps, client, { now, graceMs: 0, maxPages: 100 });
+
+    expect(report.removedObjects.sort()).toEqual([`uploads/${dead}/staged-0`, `uploads/${dead}/staged-5242880`, `uploads/${expired}/object`].sort());
+    expect(await keys(client)).toEqual([`uploads/${alive}/staged-0`, ...foreign].sort());
+    const young = location();
+    await put(young.client, `uploads/${dead}/staged-0`);
+    expect((await sweepLocation(deps, young.client, { now: Date.now(), graceMs: HOUR, maxPages: 100 })).removedObjects).toEqual([]);
   });
 
   it('leaves objects younger than the grace period', async () => {
