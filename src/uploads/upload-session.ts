@@ -268,9 +268,10 @@ export class UploadSession extends DurableObject<Bindings> {
 
   async append(input: AppendInput, body: ReadableStream<Uint8Array> | null): Promise<Outcome<UploadInfo>> {
     if (this.busy) {
-      await body?.cancel().catch(() => {});
+      await refuseBody(body, input.contentLength);
       return fail(tusError(423, 'Another request for this upload is in progress; retry when it has finished.'));
     }
+    let outcome: Outcome<UploadInfo>;
     this.busy = true;
     try {
       const state = this.current(input.owner);
@@ -292,11 +293,14 @@ export class UploadSession extends DurableObject<Bindings> {
       }
       return { ok: true, value: this.info(state) };
     } catch (error) {
-      await body?.cancel().catch(() => {});
-      return this.failure(error);
+      outcome = this.failure(error);
     } finally {
       this.busy = false;
     }
+    // A body refused before it was read (a wrong offset, say) is read to its end, outside the lock.
+    if (body && !body.locked) await refuseBody(body, input.contentLength);
+    else await body?.cancel().catch(() => {});
+    return outcome;
   }
 
   /** DELETE (termination): the multipart upload is aborted and staged bytes dropped at once. */
@@ -843,6 +847,20 @@ export class UploadSession extends DurableObject<Bindings> {
     log('error', 'upload session: unexpected error', { upload: this.ctx.id.toString(), error: String(error) });
     return fail(new AppError('INTERNAL', 'The upload failed unexpectedly; HEAD tells how much was stored.'));
   }
+}
+
+/** Bodies up to the smallest plans' request cap are read to their end before a refusal is answered. */
+const DRAIN_LIMIT = 100 * 1000 * 1000;
+
+/**
+ * Disposes of the body of a PATCH that is refused unread (423, 409…). Answering while the client is
+ * still sending resets its connection (and `wrangler dev` turns the reset into a 500), so a body the
+ * platform would accept anyway is read to its end first; a larger or unsized one is cancelled.
+ */
+async function refuseBody(body: ReadableStream<Uint8Array> | null, contentLength: number | undefined): Promise<void> {
+  if (!body) return;
+  if (contentLength === undefined || contentLength > DRAIN_LIMIT) return void (await body.cancel().catch(() => {}));
+  await body.pipeTo(new WritableStream()).catch(() => {});
 }
 
 /** The pieces of bytes [start, end) of the concatenation of `partials`, as ranges of their objects. */
