@@ -21,7 +21,7 @@ import { storageFor } from '../storage';
 import { concat } from '../lib/bytes';
 import { ResumableSha256 } from '../lib/resumable-sha256';
 import { log } from '../lib/log';
-import { partSizeFor } from '../storage/parts';
+import { MAX_PARTS, partSizeFor } from '../storage/parts';
 import type { S3Client, UploadedPart } from '../storage/s3-client';
 import { BodySlicer, joinStreams } from './byte-path';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, tusError } from './tus-protocol';
@@ -429,6 +429,9 @@ export class UploadSession extends DurableObject<Bindings> {
       await client.putObject(state.key as string, body, { contentType: state.type as string, contentLength: partLength });
       w.assembled = true;
     } else {
+      if (w.partsSent >= MAX_PARTS) {
+        throw tusError(413, `This upload needs more than ${MAX_PARTS} parts of ${state.partSize} bytes; create it with its Upload-Length, or raise TUS__CHUNK_SIZE.`);
+      }
       const uploadId = await this.multipartUpload(state);
       w.newParts.push(await client.uploadPart(state.key as string, uploadId, w.partsSent + 1, body, partLength));
       w.partsSent++;
