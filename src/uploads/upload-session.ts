@@ -358,6 +358,7 @@ export class UploadSession extends DurableObject<Bindings> {
   }
 
   private async receive(state: State, input: AppendInput, body: ReadableStream<Uint8Array>): Promise<void> {
+    await this.adoptLegacyTail(state);
     const start = state.offset;
     const P = state.partSize;
     const hasher = this.runningHash(state);
@@ -448,6 +449,26 @@ export class UploadSession extends DurableObject<Bindings> {
     await this.client(state).putObject(key, bytes, { contentLength: size });
     w.staged.push({ start: w.offset, key, size });
     w.offset += size;
+  }
+
+  /**
+   * Uploads begun before parts streamed kept the bytes short of a part in a `tail` table: they are
+   * staged like any now, so such an upload goes on (its checksum is then read from storage once).
+   */
+  private async adoptLegacyTail(state: State): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    if (sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tail'").toArray().length === 0) return;
+    const tail = concat(sql.exec<{ data: ArrayBuffer }>('SELECT data FROM tail ORDER BY seq').toArray().map((r) => new Uint8Array(r.data)));
+    const start = state.offset - tail.byteLength;
+    const key = `${this.prefix()}staged-${start}`;
+    if (tail.byteLength > 0) {
+      await this.holdLease(state, state.leaseUntil === undefined);
+      await this.client(state).putObject(key, tail, { contentLength: tail.byteLength });
+    }
+    this.ctx.storage.transactionSync(() => {
+      if (tail.byteLength > 0) sql.exec('INSERT INTO staged (start, key, size) VALUES (?, ?, ?)', start, key, tail.byteLength);
+      sql.exec('DROP TABLE tail');
+    });
   }
 
   /**
@@ -574,6 +595,7 @@ export class UploadSession extends DurableObject<Bindings> {
    * from its partial uploads' and hashes it afterwards.
    */
   private async complete(state: State): Promise<void> {
+    await this.adoptLegacyTail(state);
     const client = this.client(state);
     if (!state.assembled) {
       await (state.concat === 'final' ? this.assembleFinal(state, client) : this.assemble(state, client));

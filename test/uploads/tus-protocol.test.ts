@@ -270,6 +270,28 @@ describe('durability, expiry, termination', () => {
     expect(partSizes).toEqual([5 * MiB, 3 * MiB]);
   });
 
+  it('an upload begun before parts streamed (its short bytes in a tail table) goes on byte for byte', async () => {
+    const data = bytes(7 * MiB + 11, 79);
+    const { path } = await create({ 'upload-length': String(data.byteLength) });
+    expect((await patch(path, 0, data.slice(0, 3 * MiB))).status).toBe(204);
+    // What the earlier version stored: the 3 MiB in `tail` rows, nothing staged, no hash state.
+    const staged = await runInDurableObject(stubOf(path), (_, state) => {
+      const key = state.storage.sql.exec<{ key: string }>('SELECT key FROM staged').one().key;
+      state.storage.sql.exec('CREATE TABLE tail (seq INTEGER PRIMARY KEY, data BLOB NOT NULL)');
+      for (let i = 0; i < 3; i++) state.storage.sql.exec('INSERT INTO tail (seq, data) VALUES (?, ?)', i * MiB, data.slice(i * MiB, (i + 1) * MiB));
+      state.storage.sql.exec('DELETE FROM staged');
+      const s = JSON.parse(state.storage.sql.exec<{ state: string }>('SELECT state FROM upload').one().state);
+      state.storage.sql.exec('UPDATE upload SET state = ?', JSON.stringify({ ...s, hash: undefined }));
+      return key;
+    });
+    await client.deleteObject(staged);
+    const last = await patch(path, 3 * MiB, data.slice(3 * MiB));
+    expect(last.status).toBe(204);
+    const file = await fileOf(last);
+    expect(await storedSha(file)).toBe(await sha256(data));
+    expect(file.checksum).toBe(await sha256(data));
+  });
+
   it('expires: the alarm drops what it holds and the upload answers 410', async () => {
     const { path } = await create({ 'upload-length': '100' });
     expect((await patch(path, 0, bytes(10))).status).toBe(204);
