@@ -421,7 +421,7 @@ export class UploadSession extends DurableObject<Bindings> {
    * taken only once the type is known: sniffing peeks at the same body.
    */
   private async sendPart(state: State, w: Working, slicer: BodySlicer, partLength: number, piece: () => Uint8Array | ReadableStream<Uint8Array>, need: number): Promise<void> {
-    await this.ensureKnown(state, await this.headOf(w, slicer));
+    if (!state.key) await this.ensureKnown(state, await this.headOf(w, slicer));
     const client = this.client(state);
     const tail = piece();
     const body = w.staged.length === 0 ? tail : this.segmentsThen(client, w.staged, tail);
@@ -573,7 +573,6 @@ export class UploadSession extends DurableObject<Bindings> {
    * refused type ends the upload with 415 and nothing kept.
    */
   private async ensureKnown(state: State, head: Uint8Array): Promise<void> {
-    if (state.key) return;
     const { type, ext } = await detectType(head.subarray(0, HEAD_BYTES), state.declaredType, state.filename);
     try {
       assertTypeAllowed(type, getConfig(this.env).files.mimeTypeAllowList);
@@ -634,7 +633,7 @@ export class UploadSession extends DurableObject<Bindings> {
   private async assemble(state: State, client: S3Client): Promise<void> {
     const staged = this.segments();
     if (!state.s3UploadId) {
-      await this.ensureKnown(state, concat(this.rows()));
+      if (!state.key) await this.ensureKnown(state, concat(this.rows()));
       await this.holdLease(state, state.leaseUntil === undefined);
       const size = total(staged);
       await client.putObject(state.key as string, staged.length > 0 ? this.segmentsThen(client, staged) : new Uint8Array(0), { contentType: state.type as string, contentLength: size });
@@ -663,7 +662,7 @@ export class UploadSession extends DurableObject<Bindings> {
   private async assembleFinal(state: State, client: S3Client): Promise<void> {
     const partials = state.partials ?? [];
     const length = state.offset;
-    await this.ensureKnown(state, await this.finalHead(client, state));
+    if (!state.key) await this.ensureKnown(state, await this.finalHead(client, state));
     const key = state.key as string;
     const P = state.partSize;
     if (length <= P) {
