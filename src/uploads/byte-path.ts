@@ -1,3 +1,5 @@
+import { concat } from '../lib/bytes';
+
 /**
  * The byte path of a TUS upload: a request body cut into pieces of exact lengths that stream to
  * storage while the body is still arriving. Chunks are handed on as they come (no copies but one
@@ -67,13 +69,7 @@ export class BodySlicer {
       chunks.push(chunk);
       size += chunk.byteLength;
     }
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.byteLength;
-    }
-    return out;
+    return concat(chunks);
   }
 
   /** Up to `n` of the next bytes without handing them out (the type is sniffed before anything is stored). */
@@ -85,14 +81,7 @@ export class BodySlicer {
       this.pending.push(chunk);
       have += chunk.byteLength;
     }
-    const out = new Uint8Array(Math.min(n, have));
-    let at = 0;
-    for (const c of this.pending) {
-      if (at >= out.byteLength) break;
-      out.set(c.subarray(0, out.byteLength - at), at);
-      at += c.byteLength;
-    }
-    return out;
+    return concat(this.pending).subarray(0, n);
   }
 
   /** Whether the body has no more bytes. */
