@@ -55,6 +55,10 @@ export interface GlobalSettings {
     /** Objects and multipart uploads younger than this are never swept (STORAGE_SWEEP_GRACE). */
     graceMs: number;
   };
+  log: {
+    /** Share of edge-cache hits that get a request line (LOG_SAMPLE_RATE); every other request gets one. */
+    sampleRate: number;
+  };
   cors: {
     enabled: boolean;
     /** `true` reflects the request's origin; a list allows those origins; `false` none. */
@@ -146,6 +150,10 @@ const schema = z.object({
   ASSETS_EDGE_REVALIDATE: z._default(duration, 60),
   CLOUDFLARE_ZONE_ID: z.optional(z.string().check(z.regex(/^[0-9a-f]{32}$/, { error: 'expected the 32-hex-digit zone id from the dashboard' }))),
   CLOUDFLARE_API_TOKEN: z.optional(z.string().check(z.minLength(20, { error: 'expected an API token with the Cache Purge permission' }))),
+  LOG_SAMPLE_RATE: z._default(
+    z.pipe(z.string().check(z.regex(/^(0(\.\d+)?|1(\.0+)?)$/, { error: 'expected a share from 0 to 1, such as 0.01' })), z.transform(Number)),
+    0.01,
+  ),
   CORS_ENABLED: z._default(bool, false),
   CORS_ORIGIN: z._default(
     z.string().check(
@@ -201,6 +209,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         revalidateMs: v.ASSETS_EDGE_REVALIDATE * 1000,
         purge: v.CLOUDFLARE_ZONE_ID && v.CLOUDFLARE_API_TOKEN ? { zoneId: v.CLOUDFLARE_ZONE_ID, apiToken: v.CLOUDFLARE_API_TOKEN } : undefined,
       },
+      log: { sampleRate: v.LOG_SAMPLE_RATE },
       cors: {
         enabled: v.CORS_ENABLED,
         origin: origin === 'true' || origin === '*' ? true : origin === 'false' || origin === '' ? false : origin.split(',').map((o) => o.trim()),
