@@ -56,13 +56,24 @@ if (!existsSync(devVars)) {
   writeFileSync(devVars, `${lines.join('\n')}\n`, { mode: 0o600 });
   console.log('Wrote .dev.vars (local storage location, a new ADMIN_TOKEN and ASSETS_SIGNING_KEY).');
 } else {
-  // An existing file is the developer's: only a missing local secret is appended, nothing changed.
-  const text = readFileSync(devVars, 'utf8');
+  // An existing file is the developer's: a missing local secret is appended, and a local endpoint
+  // that still names the embedded server's previous port follows S3_PORT; nothing else changes.
+  let text = readFileSync(devVars, 'utf8');
+  const changes: string[] = [];
+  const localEndpoint = /^STORAGE_LOCAL_ENDPOINT=http:\/\/127\.0\.0\.1:(\d+)\s*$/m;
+  const stale = localEndpoint.exec(text);
+  if (stale && stale[1] !== String(s3Port)) {
+    text = text.replace(localEndpoint, `STORAGE_LOCAL_ENDPOINT=${s3.target.endpoint}`);
+    changes.push(`STORAGE_LOCAL_ENDPOINT now names port ${s3Port} (S3_PORT), not ${stale[1]}`);
+  }
   const missing = Object.entries(localSecrets).filter(([name]) => !new RegExp(`^${name}=`, 'm').test(text));
   if (missing.length > 0) {
-    const added = missing.map(([name, make]) => `${name}=${make()}`).join('\n');
-    writeFileSync(devVars, `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}${added}\n`, { mode: 0o600 });
-    console.log(`Added ${missing.map(([name]) => name).join(', ')} to .dev.vars.`);
+    text = `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}${missing.map(([name, make]) => `${name}=${make()}`).join('\n')}\n`;
+    changes.push(`added ${missing.map(([name]) => name).join(', ')}`);
+  }
+  if (changes.length > 0) {
+    writeFileSync(devVars, text, { mode: 0o600 });
+    console.log(`Updated .dev.vars: ${changes.join('; ')}.`);
   }
 }
 const token = /^ADMIN_TOKEN=(.*)$/m.exec(readFileSync(devVars, 'utf8'))?.[1]?.trim();
