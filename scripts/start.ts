@@ -1,9 +1,9 @@
 /**
  * `npm start`: the whole service on this machine. Starts s3rver on 127.0.0.1 (data under .data/s3),
  * creates the bucket, applies the D1 migrations locally, writes .dev.vars with a random ADMIN_TOKEN,
- * ASSETS_SIGNING_KEY and the local storage location when it does not exist (or adds a missing local
- * secret to an existing one), then runs `wrangler dev`. Ctrl-C stops all
- * of it; the next start reuses the stored data.
+ * ASSETS_SIGNING_KEY and the local storage location when it does not exist (or, in an existing one,
+ * adds a missing local secret and moves the local endpoint to S3_PORT), then runs `wrangler dev`.
+ * Ctrl-C stops all of it; the next start reuses the stored data.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
