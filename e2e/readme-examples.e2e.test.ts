@@ -56,7 +56,7 @@ describe('README examples against npm start', () => {
   it('runs every readme-example block as written', async () => {
     const script = ['set -euo pipefail', ...blocks.map((b, i) => `echo "--- block ${i + 1}"\n${b.replaceAll('http://127.0.0.1:8787', base)}`)].join('\n');
     // Where the examples write their outputs: this run's folder, which is thrown away.
-    const env = { ...process.env, TMPDIR: state };
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: state };
     delete env.BASE;
     delete env.TOKEN;
     const run = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {

@@ -25,6 +25,8 @@ export interface LocalStack {
   s3: S3Target;
   /** The workerd process serving the Worker, for memory readings. */
   workerdPid: number;
+  /** Where wrangler keeps the local D1 (and Durable Object) state, for size readings. */
+  persist: string;
   stop(): Promise<void>;
 }
 
@@ -101,7 +103,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
   };
   try {
     await waitFor(`${base}/server/health`, dev, () => stderr);
-    return { base, s3, workerdPid: workerdOf(dev.pid as number), stop };
+    return { base, s3, workerdPid: workerdOf(dev.pid as number), persist, stop };
   } catch (error) {
     await stop();
     throw error;
