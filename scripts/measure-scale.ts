@@ -1,5 +1,5 @@
 /**
- * `node scripts/measure-scale.ts` (docs/SCALE.md's numbers): bytes a file record takes in D1, with its
+ * `npm run scale` (docs/SCALE.md's numbers): bytes a file record takes in D1, with its
  * indexes. Starts the local stack, uploads FILES (default 500) copies of a photo with the metadata a
  * CMS typically sets (title, description, tags, a folder; EXIF kept by the default allow-list)
  * through POST /files, and reads the local D1's SQLite file (what D1 stores) with dbstat: bytes per
