@@ -65,7 +65,10 @@ describe('/admin', () => {
     const res = await fetch(`${stack.base}/admin/`);
     expect(res.status).toBe(200);
     const csp = res.headers.get('content-security-policy') ?? '';
-    expect(csp).toContain("script-src 'self'");
+    // Its own files only: 'self' would also trust uploads under /assets on this origin.
+    expect(csp).toContain(`script-src ${stack.base}/admin/;`);
+    expect(csp).toContain(`style-src ${stack.base}/admin/;`);
+    expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toContain('unsafe');
   });
@@ -202,5 +205,38 @@ describe('/admin', () => {
     await page.getByLabel('Access token').waitFor();
     expect(await page.evaluate(() => sessionStorage.getItem('edge-assets-token'))).toBeNull();
     expect(errors, errors.join('\n')).toEqual([]);
+  });
+
+  it('an uploaded script or stylesheet cannot run in the page: its policy refuses /assets', async () => {
+    const upload = async (name: string, type: string, text: string) => {
+      const body = new FormData();
+      body.append('file', new File([text], name, { type }));
+      const res = await fetch(`${stack.base}/files`, { method: 'POST', body, headers: auth });
+      return ((await res.json()) as { data: { id: string } }).data.id;
+    };
+    const script = await upload('evil.js', 'text/javascript', 'window.pwned = true;');
+    const style = await upload('evil.css', 'text/css', 'body { background-color: rgb(1, 2, 3) }');
+    const other = await browser.newPage();
+    await other.goto(`${stack.base}/admin/`);
+    const seen = await other.evaluate(async ([scriptUrl, styleUrl]) => {
+      const violations: string[] = [];
+      document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.effectiveDirective} ${e.blockedURI}`));
+      const load = (el: HTMLScriptElement | HTMLLinkElement) =>
+        new Promise<string>((resolve) => {
+          el.onload = () => resolve('loaded');
+          el.onerror = () => resolve('refused');
+          document.head.append(el);
+        });
+      const s = Object.assign(document.createElement('script'), { src: scriptUrl });
+      const l = Object.assign(document.createElement('link'), { rel: 'stylesheet', href: styleUrl });
+      const outcomes = [await load(s), await load(l)];
+      await new Promise((r) => setTimeout(r, 200));
+      return { outcomes, violations, pwned: 'pwned' in window, background: getComputedStyle(document.body).backgroundColor };
+    }, [`/assets/${script}`, `/assets/${style}`]);
+    await other.close();
+    expect(seen.outcomes).toEqual(['refused', 'refused']);
+    expect(seen.pwned).toBe(false);
+    expect(seen.background).not.toBe('rgb(1, 2, 3)');
+    expect(seen.violations).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^script-src-elem .*/assets/${script}`)), expect.stringMatching(new RegExp(`^style-src-elem .*/assets/${style}`))]));
   });
 });

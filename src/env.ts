@@ -9,6 +9,8 @@ export interface Bindings {
   UPLOADS: DurableObjectNamespace<UploadSession>;
   /** Cloudflare Images, for ASSETS_TRANSFORM_ENGINE=images. */
   IMAGES?: ImagesBinding;
+  /** Workers Static Assets (dist/site): the file library page's document is served through it. */
+  ASSETS?: Fetcher;
   [variable: string]: unknown;
 }
 

@@ -13,7 +13,7 @@ export default {
     const scope = { requestId: `cron-${controller.scheduledTime}`, storageRetries: 0 };
     ctx.waitUntil(
       withLogScope(scope, async () => {
-        const reports = await sweepStorage(env, controller.scheduledTime);
+        const reports = await sweepStorage(env);
         log('info', 'sweep finished', { locations: reports.length, storageRetries: scope.storageRetries });
       }),
     );

@@ -12,10 +12,14 @@ const PAGES_PER_RUN = 20;
 
 /**
  * One sweep run over every storage location: each reports what it removed in one structured log
- * line; a location that fails is logged and the others still run.
+ * line; a location that fails is logged and the others still run. What has expired is judged by this
+ * server's clock, never by the time a trigger claims: under `wrangler dev` any web page can send
+ * `GET /cdn-cgi/handler/scheduled?time=<years ahead>` to 127.0.0.1, and that time would make every
+ * live upload look expired.
  */
-export async function sweepStorage(env: Bindings, now: number): Promise<SweepReport[]> {
+export async function sweepStorage(env: Bindings): Promise<SweepReport[]> {
   const config = getConfig(env);
+  const now = Date.now();
   const deps = { files: new FilesRepository(env.DB), live: new LiveUploadsRepository(env.DB), positions: new SweepRepository(env.DB) };
   const reports: SweepReport[] = [];
   for (const name of config.locations.keys()) {

@@ -1,5 +1,6 @@
 import type { FileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
+import { storageFor } from '../storage';
 import { Watchdog } from '../storage/watchdog';
 import type { FileFieldsPatch } from './fields';
 import { checkImportUrl } from './import-guard';
@@ -18,11 +19,13 @@ export async function importFile(
   fields: Partial<FileFieldsPatch>,
   options: { storage?: string | undefined; uploadedBy?: string | null } = {},
 ): Promise<FileRow> {
-  // Before the URL is fetched: a request that cannot succeed should not reach out first.
-  await assertFolder(deps, fields);
+  // Everything that can refuse the request without its bytes is asked before the URL is fetched:
+  // a request that cannot succeed must not reach out first.
   const { importDenyList, importTimeoutMs, maxUploadSize } = deps.config.files;
-  const dog = new Watchdog();
   let url = checkImportUrl(rawUrl, importDenyList);
+  storageFor(deps.config, options.storage);
+  await assertFolder(deps, fields);
+  const dog = new Watchdog();
   let response: Response | undefined;
   try {
     for (let hop = 0; ; hop++) {

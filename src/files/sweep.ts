@@ -24,6 +24,7 @@ export interface SweepDeps {
 }
 
 export interface SweepOptions {
+  /** This server's clock, Date.now() (tests pass a later one to stand for time passing); never a time a caller supplies. */
   now: number;
   /** Objects and multipart uploads younger than this are left alone (STORAGE_SWEEP_GRACE). */
   graceMs: number;

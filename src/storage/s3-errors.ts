@@ -1,26 +1,34 @@
 import type { StorageLocation } from '../config';
 import { AppError } from '../errors/app-error';
+import { log } from '../lib/log';
 import { text } from './xml';
 
 /**
  * Turns an S3 error response into a typed AppError whose message says what to check. The S3
  * `<Message>` is not echoed: some stores put the canonical request in it, and it adds nothing the
  * hint does not say better. Bodies of HEAD responses are empty, so the status alone must suffice.
+ * A message reaches API clients (and the public health check): it names the storage location and
+ * the variable to check, never the bucket, endpoint, root or a key. A misconfiguration is logged
+ * with the bucket and endpoint for the operator (`configLog`).
  */
 export function s3Error(location: StorageLocation, operation: string, response: Response, body: string): AppError {
-  const code = text(body, 'Code') ?? statusCode(response.status, operation);
-  const where = `storage location "${location.name}" (bucket "${location.bucket}")`;
+  // A code is a word (S3's are); anything else a store puts there is not repeated to the client.
+  const given = text(body, 'Code');
+  const code = given === undefined ? statusCode(response.status, operation) : /^[A-Za-z0-9.]{1,64}$/.test(given) ? given : `HTTP${response.status}`;
+  const where = `storage location "${location.name}"`;
   const p = location.envPrefix;
   const extensions = { storage: location.name, s3Code: code, operation };
-  const err = (c: ConstructorParameters<typeof AppError>[0], message: string) =>
-    new AppError(c, message, { extensions });
+  const err = (c: ConstructorParameters<typeof AppError>[0], message: string) => {
+    if (MISCONFIGURED.has(c)) configLog(location, operation, code);
+    return new AppError(c, message, { extensions });
+  };
 
   switch (code) {
     case 'AccessDenied':
     case 'InvalidAccessKeyId':
     case 'AllAccessDisabled':
     case 'Forbidden':
-      return err('STORAGE_ACCESS_DENIED', `${operation}: ${where} denied access (${code}). Check ${p}KEY and ${p}SECRET, and that the key's policy allows this bucket.`);
+      return err('STORAGE_ACCESS_DENIED', `${operation}: ${where} denied access (${code}). Check ${p}KEY and ${p}SECRET, and that the key's policy allows ${p}BUCKET.`);
     case 'SignatureDoesNotMatch':
       return err('STORAGE_SIGNATURE_MISMATCH', `${operation}: ${where} rejected the request signature. Check ${p}SECRET, and that this machine's clock is correct.`);
     case 'RequestTimeTooSkewed':
@@ -51,6 +59,14 @@ export function s3Error(location: StorageLocation, operation: string, response: 
   }
 }
 
+/** The failures an operator fixes in the configuration: worth a log line with the details. */
+const MISCONFIGURED = new Set<ConstructorParameters<typeof AppError>[0]>(['STORAGE_ACCESS_DENIED', 'STORAGE_SIGNATURE_MISMATCH', 'STORAGE_BUCKET_NOT_FOUND', 'STORAGE_WRONG_REGION']);
+
+/** What the client's message leaves out, for the operator's log: never the key or the secret. */
+function configLog(location: StorageLocation, operation: string, reason: string): void {
+  log('warn', 'storage misconfigured', { storage: location.name, operation, reason, bucket: location.bucket, endpoint: location.endpoint.origin });
+}
+
 /** How many times a repeatable storage request is tried before its failure is reported. */
 export const MAX_ATTEMPTS = 4;
 const MAX_ATTEMPTS_TEXT = `${MAX_ATTEMPTS} attempts`;
@@ -79,9 +95,10 @@ export function timeoutError(location: StorageLocation, operation: string, ms: n
 }
 
 export function unreachableError(location: StorageLocation, operation: string, cause: unknown): AppError {
+  configLog(location, operation, cause instanceof Error ? cause.message : String(cause));
   return new AppError(
     'STORAGE_UNREACHABLE',
-    `${operation}: could not reach storage location "${location.name}" at ${location.endpoint.origin}. Check ${location.envPrefix}ENDPOINT.`,
+    `${operation}: could not reach storage location "${location.name}". Check ${location.envPrefix}ENDPOINT.`,
     { cause, extensions: { storage: location.name, operation } },
   );
 }

@@ -2,32 +2,21 @@ import { env } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { app } from '../../src/app';
 import { ADMIN_TOKEN, api, bytes, errorOf, type FileJson, sha256 } from '../helpers';
+import { stubImportSources } from './import-sources';
 
 const payload = bytes(50_000, 31);
 let fetched: string[] = [];
 
-/**
- * Public hosts are answered here (no network in tests); everything else (the S3 server) goes
- * through. If the guard let a refused address through, the real fetch would be attempted and seen.
- */
 beforeEach(() => {
-  fetched = [];
-  const real = globalThis.fetch;
-  vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
-    const request = new Request(input as RequestInfo, init);
-    const url = new URL(request.url);
-    fetched.push(url.href);
-    if (url.hostname === 'files.example.com') {
-      if (url.pathname === '/photo.jpg') return new Response(payload, { headers: { 'content-type': 'image/jpeg' } });
-      if (url.pathname === '/named') return new Response('named', { headers: { 'content-disposition': "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", 'content-type': 'application/pdf' } });
-      if (url.pathname === '/redirect-ok') return new Response(null, { status: 302, headers: { location: '/photo.jpg' } });
-      if (url.pathname === '/redirect-local') return new Response(null, { status: 302, headers: { location: 'http://127.0.0.1:9/secret' } });
-      if (url.pathname === '/redirect-metadata') return new Response(null, { status: 301, headers: { location: 'http://169.254.169.254/latest/meta-data/' } });
-      if (url.pathname === '/missing') return new Response('nope', { status: 404 });
-      if (url.pathname === '/huge') return new Response(bytes(21 * 1024 * 1024), { headers: { 'content-type': 'application/octet-stream' } });
-      return new Response('?', { status: 500 });
-    }
-    return real(request);
+  fetched = stubImportSources('files.example.com', (url) => {
+    if (url.pathname === '/photo.jpg') return new Response(payload, { headers: { 'content-type': 'image/jpeg' } });
+    if (url.pathname === '/named') return new Response('named', { headers: { 'content-disposition': "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", 'content-type': 'application/pdf' } });
+    if (url.pathname === '/redirect-ok') return new Response(null, { status: 302, headers: { location: '/photo.jpg' } });
+    if (url.pathname === '/redirect-local') return new Response(null, { status: 302, headers: { location: 'http://127.0.0.1:9/secret' } });
+    if (url.pathname === '/redirect-metadata') return new Response(null, { status: 301, headers: { location: 'http://169.254.169.254/latest/meta-data/' } });
+    if (url.pathname === '/missing') return new Response('nope', { status: 404 });
+    if (url.pathname === '/huge') return new Response(bytes(21 * 1024 * 1024), { headers: { 'content-type': 'application/octet-stream' } });
+    return new Response('?', { status: 500 });
   });
 });
 afterEach(() => vi.restoreAllMocks());
