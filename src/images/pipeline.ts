@@ -2,7 +2,7 @@ import { crop, PhotonImage, resize, SamplingFilter } from '@cf-wasm/photon';
 import { AppError } from '../errors/app-error';
 import type { Dimensions } from './dimensions';
 import { decodeImage, type Pixels } from './decode';
-import { decodePng, pngRowStateBytes } from './png';
+import { decodePng, PngLimitError, pngRowStateBytes } from './png';
 import { decodedExtent } from './frames';
 import { plan } from './geometry';
 import { exifOrientation } from './orientation';
@@ -218,7 +218,7 @@ async function reducedPng(source: Uint8Array | StreamedSource, header: Dimension
     });
   } catch (error) {
     if (error instanceof AppError) throw error;
-    throw unprocessable('The PNG file could not be decoded.');
+    throw unprocessable(error instanceof PngLimitError ? error.message : 'The PNG file could not be decoded.');
   }
   return new PhotonImage(decoded.data, decoded.width, decoded.height);
 }

@@ -8,8 +8,6 @@
  * is cut, as libpng does; data that ends short is an error).
  */
 
-import { AppError } from '../errors/app-error';
-
 export interface PngImage {
   width: number;
   height: number;
@@ -36,6 +34,9 @@ export interface PngHeader {
 }
 
 class PngError extends Error {}
+
+/** A PNG refused for the work it would take, before any: its message names the limit. */
+export class PngLimitError extends Error {}
 
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
@@ -245,8 +246,7 @@ function assertWithinWork(header: PngHeader): void {
   const { rows, bytes } = pngWork(header);
   const work = bytes + rows * PNG_ROW_COST;
   if (work > PNG_MAX_WORK) {
-    throw new AppError(
-      'UNPROCESSABLE_IMAGE',
+    throw new PngLimitError(
       `The PNG is ${header.width}×${header.height} (${header.depth}-bit, ${header.interlace ? 'interlaced' : 'not interlaced'}): decoding it means ${bytes} bytes of rows in ${rows} rows, ${work} units of work (a row counts ${PNG_ROW_COST}), past the PNG decode limit of ${PNG_MAX_WORK} (a 100 MP 16-bit RGBA image of up to 65536 rows).`,
     );
   }
