@@ -6,7 +6,10 @@ import { bundleForNode } from '../scripts/bundle-engine.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   gifWithFrame,
+  gifWithFrames,
+  pngWithHeader,
   webpWithBitstream,
+  withEmptyScans,
   withFrameSize,
   withoutRestartMarkers,
   withSampling,
@@ -16,15 +19,19 @@ import { MUTATION_KINDS, mutate } from './mutations.ts';
 import type { Outcome } from './outcome.ts';
 
 /**
- * Seeded mutations of valid JPEG, PNG, GIF and WebP files through the transform pipeline. Every case
- * must end in an image or a 4xx, and an ordinary image must still render after it. The decoders are
- * bounded by their input (work counted); the cases run in a worker thread that is stopped when one
- * takes longer than CASE_DEADLINE_MS, so a hang fails this test instead of stalling CI.
- * FUZZ_CASES_PER_FILE changes the number of cases (300 a file by default).
+ * Seeded mutations of valid JPEG, PNG, GIF and WebP files, and hand-made hostile shapes, through the
+ * transform pipeline. Every case must end in an image or a 4xx within its work bound — at most
+ * CASE_WORK_MS in the worker thread and CASE_RSS_MIB of the process's peak RSS growth (sampled while
+ * it runs) — and an ordinary image must still render after it. The cases run in a worker thread that
+ * is stopped when one takes longer than CASE_DEADLINE_MS, so a hang fails this test instead of
+ * stalling CI. FUZZ_CASES_PER_FILE changes the number of cases (300 a file by default).
  */
 const BASES = ['gray.jpg', 'sampling-444.jpg', 'sampling-422.jpg', 'restart-420.jpg', 'progressive.jpg', 'photo-meta.jpg', 'portrait-o6.jpg', 'alpha.png', 'anim.gif', 'image.webp'];
 const PER_BASE = Number(process.env.FUZZ_CASES_PER_FILE ?? 300);
 const CASE_DEADLINE_MS = 10_000;
+/** A case's work bound: generous for a shared CI machine, far below what an unbounded decode takes (seconds, gigabytes). */
+const CASE_WORK_MS = 3_000;
+const CASE_RSS_MIB = 128;
 const fixtures = join(import.meta.dirname, '..', 'test', 'fixtures');
 
 /** The worker: renderCase, then the same ordinary image, for every message. */
@@ -32,15 +39,20 @@ const WORKER_SOURCE = `
 import { parentPort, workerData } from 'node:worker_threads';
 import { renderCase } from './render-case.ts';
 parentPort.on('message', async ({ id, bytes, transform }) => {
+  const started = performance.now();
   const outcome = await renderCase(bytes, transform);
+  const ms = performance.now() - started;
   const after = await renderCase(workerData.ordinary, 2);
-  parentPort.postMessage({ id, outcome, healthy: after.kind === 'image' });
+  parentPort.postMessage({ id, outcome, ms, healthy: after.kind === 'image' });
 });
 `;
 
 interface Answer {
   outcome: Outcome | { kind: 'timeout' };
   healthy: boolean;
+  /** The case's time in the worker, and the process's peak RSS growth while it ran. */
+  ms: number;
+  rssMiB: number;
 }
 
 /** One worker thread at a time; replaced when a case overruns its deadline. */
@@ -53,21 +65,36 @@ class Runner {
     private readonly ordinary: Uint8Array,
   ) {}
 
-  run(bytes: Uint8Array, transform: number): Promise<Answer> {
-    const worker = (this.worker ??= this.spawn());
+  async run(bytes: Uint8Array, transform: number): Promise<Answer> {
+    if (!this.worker) {
+      // A new thread's start (its bundle, the codecs' instances) is not any case's work.
+      this.worker = this.spawn();
+      await this.send(this.worker, this.ordinary, 2);
+    }
+    return this.send(this.worker, bytes, transform);
+  }
+
+  private send(worker: Worker, bytes: Uint8Array, transform: number): Promise<Answer> {
     const id = this.next++;
+    // This thread only waits meanwhile: sampling here sees the worker's peak (its heap and WebAssembly memory).
+    const before = process.memoryUsage.rss();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5);
+    const growth = () => (Math.max(peak, process.memoryUsage.rss()) - before) / 2 ** 20;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
+        clearInterval(sampler);
         worker.off('message', onMessage);
         void worker.terminate();
         this.worker = undefined;
-        resolve({ outcome: { kind: 'timeout' }, healthy: false });
+        resolve({ outcome: { kind: 'timeout' }, healthy: false, ms: CASE_DEADLINE_MS, rssMiB: growth() });
       }, CASE_DEADLINE_MS);
-      const onMessage = (message: { id: number } & Answer) => {
+      const onMessage = (message: { id: number; outcome: Outcome; healthy: boolean; ms: number }) => {
         if (message.id !== id) return;
         clearTimeout(timer);
+        clearInterval(sampler);
         worker.off('message', onMessage);
-        resolve(message);
+        resolve({ ...message, rssMiB: growth() });
       };
       worker.on('message', onMessage);
       worker.postMessage({ id, bytes, transform });
@@ -106,6 +133,8 @@ function verdict(answer: Answer): string | undefined {
   if (outcome.kind === 'crash') return `crashed: ${outcome.error}`;
   if (outcome.kind === 'refused' && (outcome.status < 400 || outcome.status >= 500)) return `status ${outcome.status}`;
   if (!answer.healthy) return 'the next ordinary image did not render';
+  if (answer.ms > CASE_WORK_MS) return `took ${Math.round(answer.ms)} ms (bound ${CASE_WORK_MS})`;
+  if (answer.rssMiB > CASE_RSS_MIB) return `grew RSS by ${Math.round(answer.rssMiB)} MiB (bound ${CASE_RSS_MIB})`;
   return undefined;
 }
 
@@ -125,6 +154,35 @@ describe('decoder fuzz', () => {
       expect(verdict(answer), what).toBeUndefined();
       expect(answer.outcome.kind, what).toBe('refused');
     }
+  });
+
+  it('shapes whose cost is one dimension or a count end in an image or a 4xx within the work bound, with every transform', async () => {
+    const file = async (name: string) => new Uint8Array(await readFile(join(fixtures, name)));
+    const cases: [string, Uint8Array][] = [
+      ['PNG 100,000,000×1 16-bit RGBA', pngWithHeader({ width: 100_000_000, height: 1, depth: 16, colorType: 6 })],
+      ['PNG 100,000,000×1 1-bit palette', pngWithHeader({ width: 100_000_000, height: 1, depth: 1, colorType: 3 })],
+      ['PNG 20,000,000×5 interlaced', pngWithHeader({ width: 20_000_000, height: 5, interlace: 1 })],
+      ['PNG 1×100,000,000 16-bit RGBA', pngWithHeader({ width: 1, height: 100_000_000, depth: 16, colorType: 6 })],
+      ['PNG 1×100,000,000 grey, interlaced', pngWithHeader({ width: 1, height: 100_000_000, depth: 8, colorType: 0, interlace: 1 })],
+      ['JPEG 65535×1', withFrameSize(await file('gray.jpg'), 65535, 1)],
+      ['JPEG 1×65535', withFrameSize(await file('gray.jpg'), 1, 65535)],
+      ['progressive JPEG 65535×8', withFrameSize(await file('progressive.jpg'), 65535, 8, 0xc2)],
+      ['JPEG scan flood: 10,000 empty scans', withEmptyScans(await file('progressive.jpg'), 10_000)],
+      ['JPEG scan flood over 4000×4000: 150 scans', withEmptyScans(withFrameSize(await file('progressive.jpg'), 4000, 4000, 0xc2), 150)],
+      ['GIF 65535×1 screen', gifWithFrame([65535, 1], [1, 1])],
+      ['GIF 1×65535 frame on a 1×1 screen', gifWithFrame([1, 1], [1, 65535])],
+      ['GIF frame flood: 100,000 frames', gifWithFrames([10, 10], 100_000)],
+      ['WebP 16384×1', webpWithBitstream([16384, 1], [16384, 1])],
+      ['WebP 1×16384 bitstream in a 1×1 canvas', webpWithBitstream([1, 1], [1, 16384])],
+    ];
+    const failures: string[] = [];
+    for (const [what, bytes] of cases) {
+      for (let transform = 0; transform < 3; transform++) {
+        const problem = verdict(await runner.run(bytes, transform));
+        if (problem) failures.push(`${what}, transform ${transform}: ${problem}`);
+      }
+    }
+    expect(failures).toEqual([]);
   });
 
   it(`${PER_BASE} seeded mutations of each of ${BASES.length} files end in an image or a 4xx`, async () => {

@@ -60,6 +60,7 @@ describe('decodePng against libvips', () => {
     ['palette 2-bit, Adam7', () => source().removeAlpha().png({ palette: true, colours: 4, dither: 0, progressive: true })],
     ['palette 1-bit', () => source().removeAlpha().png({ palette: true, colours: 2, dither: 0 })],
     ['every filter (compression 9, adaptive)', () => source().png({ compressionLevel: 9, adaptiveFiltering: true })],
+    ['RGBA 16-bit, every filter, Adam7', () => source().toColourspace('rgb16').png({ compressionLevel: 9, adaptiveFiltering: true, progressive: true })],
   ];
   for (const [what, make] of cases) {
     it(what, async () => {

@@ -43,11 +43,27 @@ export function decodedExtent(bytes: Uint8Array, header: Dimensions): Extent {
 
 const isFrameMarker = (m: number) => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
 
-/** Walks every marker segment, stepping over entropy-coded data, and requires exactly one frame header. */
+/** libjpeg-turbo's own bound on a progressive file's scans (its TJFLAG_LIMITSCANS). */
+export const JPEG_MAX_SCANS = 500;
+/**
+ * The blocks all scans visit together: libjpeg runs every scan over every block of the components
+ * it names, even a scan with no data, so a file of 10,000 empty scans is 10,000 passes over the
+ * image. ~10–15 ns a block visit (measured); libjpeg's usual 10-scan progression of the largest
+ * progressive image the memory budget admits visits ~4 M.
+ */
+export const JPEG_MAX_BLOCK_VISITS = 32 * 2 ** 20;
+
+/**
+ * Walks every marker segment, stepping over entropy-coded data, and requires exactly one frame
+ * header. Counts the scans and the blocks they visit, and refuses past JPEG_MAX_SCANS or
+ * JPEG_MAX_BLOCK_VISITS before libjpeg runs any.
+ */
 function jpegExtent(b: Uint8Array): Extent {
   let frame: Extent | undefined;
+  let blocks: { id: number; blocks: number }[] = [];
   let coefficients = 0;
   let scans = 0;
+  let visits = 0;
   let i = 2;
   while (i + 1 < b.length) {
     if (b[i] !== 0xff) throw unprocessable('The JPEG file is damaged (a marker was expected).');
@@ -66,9 +82,19 @@ function jpegExtent(b: Uint8Array): Extent {
     if (isFrameMarker(marker)) {
       if (frame) throw unprocessable('The JPEG file has more than one frame header; it cannot be transformed.');
       frame = { height: u16be(b, i + 5), width: u16be(b, i + 7) };
-      coefficients = coefficientBytes(b, i, frame);
+      blocks = componentBlocks(b, i, frame);
+      coefficients = blocks.reduce((sum, c) => sum + c.blocks * 128, 0);
     }
-    if (marker === 0xda) scans++;
+    if (marker === 0xda) {
+      scans++;
+      // A scan names its components (1–4) by id; one the frame lacks is libjpeg's error, not work.
+      for (let k = 0; k < Math.min(4, b[i + 4] ?? 0); k++) visits += blocks.find((c) => c.id === b[i + 5 + 2 * k])?.blocks ?? 0;
+      if (scans > JPEG_MAX_SCANS || visits > JPEG_MAX_BLOCK_VISITS) {
+        throw unprocessable(
+          `The JPEG file has more scans than can be decoded: ${scans} so far, visiting ${visits} blocks; JPEG decoding is limited to ${JPEG_MAX_SCANS} scans and ${JPEG_MAX_BLOCK_VISITS} block visits (every scan runs over every block of its components).`,
+        );
+      }
+    }
     i += 2 + length;
     if (marker === 0xda) {
       // Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a restart marker.
@@ -79,15 +105,18 @@ function jpegExtent(b: Uint8Array): Extent {
   return scans > 1 ? { ...frame, coefficientBytes: coefficients } : frame;
 }
 
-/** What libjpeg's whole-image coefficient buffer takes for the frame header at `at`: 128 bytes a block, blocks padded to whole MCUs. */
-function coefficientBytes(b: Uint8Array, at: number, frame: Extent): number {
+/**
+ * Each component's blocks (by component id) for the frame header at `at`, padded to whole MCUs as
+ * libjpeg's whole-image coefficient buffer holds them: 128 bytes a block.
+ */
+function componentBlocks(b: Uint8Array, at: number, frame: Extent): { id: number; blocks: number }[] {
   const count = b[at + 9] ?? 0;
-  const factors = Array.from({ length: count }, (_, k) => ({ h: (b[at + 11 + 3 * k] ?? 0) >> 4 || 1, v: (b[at + 11 + 3 * k] ?? 0) & 15 || 1 }));
-  const hmax = Math.max(1, ...factors.map((f) => f.h));
-  const vmax = Math.max(1, ...factors.map((f) => f.v));
+  const components = Array.from({ length: count }, (_, k) => ({ id: b[at + 10 + 3 * k] ?? 0, h: (b[at + 11 + 3 * k] ?? 0) >> 4 || 1, v: (b[at + 11 + 3 * k] ?? 0) & 15 || 1 }));
+  const hmax = Math.max(1, ...components.map((f) => f.h));
+  const vmax = Math.max(1, ...components.map((f) => f.v));
   const mcusWide = Math.ceil(frame.width / (8 * hmax));
   const mcusHigh = Math.ceil(frame.height / (8 * vmax));
-  return factors.reduce((sum, f) => sum + mcusWide * f.h * mcusHigh * f.v * 128, 0);
+  return components.map((c) => ({ id: c.id, blocks: mcusWide * c.h * mcusHigh * c.v }));
 }
 
 /** Every image descriptor's extent, with the logical screen: the larger of them is what gets decoded. */

@@ -2,7 +2,7 @@ import { crop, PhotonImage, resize, SamplingFilter } from '@cf-wasm/photon';
 import { AppError } from '../errors/app-error';
 import type { Dimensions } from './dimensions';
 import { decodeImage, type Pixels } from './decode';
-import { decodePng } from './png';
+import { decodePng, PngLimitError, pngRowStateBytes } from './png';
 import { decodedExtent } from './frames';
 import { plan } from './geometry';
 import { exifOrientation } from './orientation';
@@ -212,11 +212,13 @@ async function reducedPng(source: Uint8Array | StreamedSource, header: Dimension
   try {
     decoded = await decodePng(source instanceof Uint8Array ? source : source.stream, (h) => {
       if (h.width !== header.width || h.height !== header.height) throw new Error('IHDR differs from the header read');
+      // Its rows are held too, sized by the width alone: checked before any is allocated.
+      assertDecodable(header, held + Math.ceil(pngRowStateBytes(h) / BYTES_PER_PIXEL), maxPixels);
       return { ...region, outWidth: out.width, outHeight: out.height };
     });
   } catch (error) {
     if (error instanceof AppError) throw error;
-    throw unprocessable('The PNG file could not be decoded.');
+    throw unprocessable(error instanceof PngLimitError ? error.message : 'The PNG file could not be decoded.');
   }
   return new PhotonImage(decoded.data, decoded.width, decoded.height);
 }

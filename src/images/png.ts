@@ -8,6 +8,9 @@
  * is cut, as libpng does; data that ends short is an error).
  */
 
+// With its extension, unlike the rest of src/: the Node tests (test-node/) import this module as it is.
+import { Average, Copy, passesOf, type RowSink } from './png-rows.ts';
+
 export interface PngImage {
   width: number;
   height: number;
@@ -35,18 +38,11 @@ export interface PngHeader {
 
 class PngError extends Error {}
 
+/** A PNG refused for the work it would take, before any: its message names the limit. */
+export class PngLimitError extends Error {}
+
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
-/** Adam7 passes: x start, y start, x step, y step. */
-const ADAM7 = [
-  [0, 0, 8, 8],
-  [4, 0, 8, 8],
-  [0, 4, 4, 8],
-  [2, 0, 4, 4],
-  [0, 2, 2, 4],
-  [1, 0, 2, 2],
-  [0, 1, 1, 2],
-] as const;
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 const u32 = (b: Uint8Array, i: number) => ((b[i] as number) * 2 ** 24) + (((b[i + 1] as number) << 16) | ((b[i + 2] as number) << 8) | (b[i + 3] as number));
@@ -62,6 +58,7 @@ export async function decodePng(input: Uint8Array | ReadableStream<Uint8Array>, 
     const signature = await bytes.exactly(8);
     if (!SIGNATURE.every((b, i) => signature[i] === b)) throw new PngError('not a PNG signature');
     const { header, palette, transparency, firstIdat } = await readUntilImageData(bytes);
+    assertWithinWork(header);
     const r = reduce ? reduce(header) : { left: 0, top: 0, width: header.width, height: header.height, outWidth: header.width, outHeight: header.height };
     if (r.left < 0 || r.top < 0 || r.width < 1 || r.height < 1 || r.left + r.width > header.width || r.top + r.height > header.height) throw new PngError('reduction outside the image');
     if (r.outWidth < 1 || r.outHeight < 1 || r.outWidth > r.width || r.outHeight > r.height) throw new PngError('reduction larger than its region');
@@ -197,21 +194,52 @@ function imageData(bytes: ByteReader, firstLength: number): ReadableStream<Uint8
   });
 }
 
-interface RowSink {
-  /** One row of pass `pass` (0 when not interlaced), `y` within the pass, as RGBA of `w` pixels. */
-  row(pass: number, y: number, line: Uint8Array, w: number): void;
-  /** Whether row `y` of `pass` lands in the kept region (others are unfiltered but not expanded). */
-  wants(pass: number, y: number): boolean;
-  result(): Uint8Array;
+/**
+ * Decoding work, in bytes of inflated image data, with each row counted at PNG_ROW_COST more: a
+ * row's fixed cost (assembly, filter dispatch, the sink) is what makes a 1×100,000,000 image as
+ * slow as a wide one of many more bytes. The limit is the work of the largest source a transform
+ * reads (100 MP) in 16-bit RGBA, the widest layout, over as many rows as a square one has.
+ */
+export const PNG_ROW_COST = 256;
+export const PNG_MAX_WORK = 100_000_000 * 8 + 65_536 * PNG_ROW_COST;
+
+const rowBytesOf = (header: PngHeader, w: number) => Math.ceil((w * (CHANNELS[header.colorType] as number) * header.depth) / 8);
+
+/** The rows every pass holds and the bytes they inflate to (filter bytes included). */
+export function pngWork(header: PngHeader): { rows: number; bytes: number } {
+  let rows = 0;
+  let bytes = 0;
+  for (const pass of passesOf(header)) {
+    if (pass.w <= 0 || pass.h <= 0) continue;
+    rows += pass.h;
+    bytes += pass.h * (rowBytesOf(header, pass.w) + 1);
+  }
+  return { rows, bytes };
 }
 
-function passesOf(header: PngHeader) {
-  const { width, height } = header;
-  return (header.interlace ? ADAM7 : ([[0, 0, 1, 1]] as const)).map(([x0, y0, dx, dy]) => ({ x0, y0, dx, dy, w: Math.ceil((width - x0) / dx), h: Math.ceil((height - y0) / dy) }));
+/**
+ * What a decode holds besides its output, all sized by the width: two rows of filtered bytes, one
+ * RGBA line and each pass's column map. A caller counts it in its memory budget before decoding.
+ */
+export function pngRowStateBytes(header: PngHeader): number {
+  const columns = passesOf(header).reduce((sum, pass) => sum + Math.max(0, pass.w), 0);
+  return 2 * (rowBytesOf(header, header.width) + 1) + 4 * header.width + 4 * columns;
+}
+
+/** Refuses, from the header alone, a PNG whose rows would take more than PNG_MAX_WORK to decode. */
+function assertWithinWork(header: PngHeader): void {
+  const { rows, bytes } = pngWork(header);
+  const work = bytes + rows * PNG_ROW_COST;
+  if (work > PNG_MAX_WORK) {
+    throw new PngLimitError(
+      `The PNG is ${header.width}×${header.height} (${header.depth}-bit, ${header.interlace ? 'interlaced' : 'not interlaced'}): decoding it means ${bytes} bytes of rows in ${rows} rows, ${work} units of work (a row counts ${PNG_ROW_COST}), past the PNG decode limit of ${PNG_MAX_WORK} (a 100 MP 16-bit RGBA image of up to 65536 rows).`,
+    );
+  }
 }
 
 /** Inflates the image data and hands every unfiltered row of every pass to the sink. */
-async function inflateRows(data: ReadableStream<Uint8Array>, header: PngHeader, expand: (row: Uint8Array, w: number, line: Uint8Array) => void, sink: RowSink): Promise<void> {
+async function inflateRows(data: ReadableStream<Uint8Array>, header: PngHeader, expander: RowExpander, sink: RowSink): Promise<void> {
+  const { expand, step } = expander;
   const channels = CHANNELS[header.colorType] as number;
   const bitsPerPixel = channels * header.depth;
   const bpp = Math.max(1, bitsPerPixel >> 3);
@@ -243,7 +271,7 @@ async function inflateRows(data: ReadableStream<Uint8Array>, header: PngHeader, 
           chunk = chunk.subarray(n);
           at += n;
         }
-        unfilter(row[0] as number, row.subarray(1, stride + 1), previous.subarray(1, stride + 1), bpp);
+        unfilter(row[0] as number, row.subarray(1, stride + 1), previous.subarray(1, stride + 1), bpp, step);
         if (sink.wants(p, y)) {
           expand(row.subarray(1, stride + 1), pass.w, line);
           sink.row(p, y, line, pass.w);
@@ -256,129 +284,14 @@ async function inflateRows(data: ReadableStream<Uint8Array>, header: PngHeader, 
   }
 }
 
-/** For each pixel of each pass, the output pixel it lands in (-1: outside the kept region). */
-function outputMaps(header: PngHeader, r: PngReduction) {
-  const at = (n: number, start: number, size: number, out: number) => {
-    const i = n - start;
-    return i < 0 || i >= size ? -1 : Math.floor((i * out) / size);
-  };
-  return passesOf(header).map((pass) => ({
-    xs: Int32Array.from({ length: Math.max(0, pass.w) }, (_, i) => at(pass.x0 + i * pass.dx, r.left, r.width, r.outWidth)),
-    ys: Int32Array.from({ length: Math.max(0, pass.h) }, (_, j) => at(pass.y0 + j * pass.dy, r.top, r.height, r.outHeight)),
-  }));
-}
-
-/** Keeps the region's pixels as they are. */
-class Copy implements RowSink {
-  private readonly out: Uint8Array;
-  private readonly out32: Uint32Array;
-  private readonly maps;
-
-  constructor(header: PngHeader, private readonly r: PngReduction) {
-    this.out = new Uint8Array(r.outWidth * r.outHeight * 4);
-    this.out32 = new Uint32Array(this.out.buffer);
-    this.maps = outputMaps(header, r);
-  }
-
-  wants(pass: number, y: number): boolean {
-    return (this.maps[pass]?.ys[y] ?? -1) >= 0;
-  }
-
-  row(pass: number, y: number, line: Uint8Array, w: number): void {
-    const { xs, ys } = this.maps[pass] as { xs: Int32Array; ys: Int32Array };
-    const base = (ys[y] as number) * this.r.outWidth;
-    const line32 = new Uint32Array(line.buffer, line.byteOffset, w);
-    for (let x = 0; x < w; x++) {
-      const o = xs[x] as number;
-      if (o >= 0) this.out32[base + o] = line32[x] as number;
-    }
-  }
-
-  result(): Uint8Array {
-    return this.out;
-  }
-}
-
-/**
- * Averages the source pixels falling in each output pixel (a box filter). Colour sums are weighted
- * by alpha; sums are float64, exact for any count a 2^53-sample image could give.
- */
-class Average implements RowSink {
-  private readonly sums: Float64Array;
-  private readonly counts: { x: Uint32Array; y: Uint32Array };
-  private readonly maps;
-
-  constructor(header: PngHeader, private readonly r: PngReduction, private readonly alpha: boolean) {
-    this.sums = new Float64Array(r.outWidth * r.outHeight * 4);
-    this.maps = outputMaps(header, r);
-    const count = (n: number, size: number) => {
-      const c = new Uint32Array(n);
-      for (let i = 0; i < size; i++) {
-        const k = Math.floor((i * n) / size);
-        c[k] = (c[k] as number) + 1;
-      }
-      return c;
-    };
-    this.counts = { x: count(r.outWidth, r.width), y: count(r.outHeight, r.height) };
-  }
-
-  wants(pass: number, y: number): boolean {
-    return (this.maps[pass]?.ys[y] ?? -1) >= 0;
-  }
-
-  row(pass: number, y: number, line: Uint8Array, w: number): void {
-    const { xs, ys } = this.maps[pass] as { xs: Int32Array; ys: Int32Array };
-    const s = this.sums;
-    const base = (ys[y] as number) * this.r.outWidth * 4;
-    if (this.alpha) {
-      for (let x = 0; x < w; x++) {
-        const c = xs[x] as number;
-        if (c < 0) continue;
-        const o = base + c * 4;
-        const i = x * 4;
-        const a = line[i + 3] as number;
-        s[o] = (s[o] as number) + (line[i] as number) * a;
-        s[o + 1] = (s[o + 1] as number) + (line[i + 1] as number) * a;
-        s[o + 2] = (s[o + 2] as number) + (line[i + 2] as number) * a;
-        s[o + 3] = (s[o + 3] as number) + a;
-      }
-    } else {
-      for (let x = 0; x < w; x++) {
-        const c = xs[x] as number;
-        if (c < 0) continue;
-        const o = base + c * 4;
-        const i = x * 4;
-        s[o] = (s[o] as number) + (line[i] as number);
-        s[o + 1] = (s[o + 1] as number) + (line[i + 1] as number);
-        s[o + 2] = (s[o + 2] as number) + (line[i + 2] as number);
-      }
-    }
-  }
-
-  result(): Uint8Array {
-    const { outWidth, outHeight } = this.r;
-    const out = new Uint8Array(outWidth * outHeight * 4);
-    const s = this.sums;
-    for (let cy = 0; cy < outHeight; cy++) {
-      for (let cx = 0; cx < outWidth; cx++) {
-        const o = (cy * outWidth + cx) * 4;
-        const n = (this.counts.x[cx] as number) * (this.counts.y[cy] as number);
-        if (this.alpha) {
-          const a = s[o + 3] as number;
-          if (a > 0) for (let k = 0; k < 3; k++) out[o + k] = Math.round((s[o + k] as number) / a);
-          out[o + 3] = Math.round(a / n);
-        } else {
-          for (let k = 0; k < 3; k++) out[o + k] = Math.round((s[o + k] as number) / n);
-          out[o + 3] = 255;
-        }
-      }
-    }
-    return out;
-  }
-}
-
 function hasAlpha(header: PngHeader, transparency: Uint8Array | undefined): boolean {
   return header.colorType === 4 || header.colorType === 6 || transparency !== undefined;
+}
+
+interface RowExpander {
+  expand: (row: Uint8Array, w: number, line: Uint8Array) => void;
+  /** 2 when only the high byte of each 16-bit sample is used (and so unfiltered). */
+  step: 1 | 2;
 }
 
 /**
@@ -386,7 +299,7 @@ function hasAlpha(header: PngHeader, transparency: Uint8Array | undefined): bool
  * layouts (8-bit RGBA, RGB, grey, palette) get their own loop: a generic per-sample path is tens of
  * times slower on a 4 MP image.
  */
-function rowExpander(header: PngHeader, palette: Uint8Array | undefined, transparency: Uint8Array | undefined) {
+function rowExpander(header: PngHeader, palette: Uint8Array | undefined, transparency: Uint8Array | undefined): RowExpander {
   const { colorType, depth } = header;
   const channels = CHANNELS[colorType] as number;
   const max = 2 ** depth - 1;
@@ -397,7 +310,7 @@ function rowExpander(header: PngHeader, palette: Uint8Array | undefined, transpa
     const bit = i * depth;
     return ((row[bit >> 3] as number) >> (8 - depth - (bit & 7))) & max;
   };
-  const to8 = depth === 16 ? (v: number) => v >> 8 : depth === 8 ? (v: number) => v : (v: number) => Math.round((v * 255) / max);
+  const to8 = depth === 8 ? (v: number) => v : (v: number) => Math.round((v * 255) / max);
   if (colorType === 3) {
     // Palette entries as RGBA (tRNS gives their alpha); an index past the palette is opaque black.
     const table = new Uint8Array(256 * 4);
@@ -407,7 +320,7 @@ function rowExpander(header: PngHeader, palette: Uint8Array | undefined, transpa
       table[i * 4 + 2] = palette?.[i * 3 + 2] ?? 0;
       table[i * 4 + 3] = transparency?.[i] ?? 255;
     }
-    return (row: Uint8Array, w: number, line: Uint8Array) => {
+    const expand = (row: Uint8Array, w: number, line: Uint8Array) => {
       for (let x = 0; x < w; x++) {
         const k = (depth === 8 ? (row[x] as number) : sample(row, x)) * 4;
         line[x * 4] = table[k] as number;
@@ -416,12 +329,13 @@ function rowExpander(header: PngHeader, palette: Uint8Array | undefined, transpa
         line[x * 4 + 3] = table[k + 3] as number;
       }
     };
+    return { expand, step: 1 };
   }
   // tRNS for grey and truecolour: one sample value (16 bits each) that is transparent.
   const colour = channels >= 3 ? 3 : 1;
   const key = transparency && transparency.length >= 2 * colour ? Array.from({ length: colour }, (_, c) => ((transparency[2 * c] as number) << 8) | (transparency[2 * c + 1] as number)) : undefined;
   const alpha = channels === 2 || channels === 4;
-  return (row: Uint8Array, w: number, line: Uint8Array) => {
+  const expand = (row: Uint8Array, w: number, line: Uint8Array) => {
     if (depth === 8 && channels === 4) {
       line.set(row.subarray(0, w * 4));
     } else if (depth === 8 && channels === 3) {
@@ -430,6 +344,17 @@ function rowExpander(header: PngHeader, palette: Uint8Array | undefined, transpa
         line[x * 4 + 1] = row[x * 3 + 1] as number;
         line[x * 4 + 2] = row[x * 3 + 2] as number;
         line[x * 4 + 3] = 255;
+      }
+    } else if (depth === 16) {
+      // The high byte of each sample is its 8-bit value (v >> 8).
+      const last = 2 * (channels - 1);
+      for (let x = 0; x < w; x++) {
+        const i = x * channels * 2;
+        const v = row[i] as number;
+        line[x * 4] = v;
+        line[x * 4 + 1] = colour === 3 ? (row[i + 2] as number) : v;
+        line[x * 4 + 2] = colour === 3 ? (row[i + 4] as number) : v;
+        line[x * 4 + 3] = alpha ? (row[i + last] as number) : 255;
       }
     } else {
       for (let x = 0; x < w; x++) {
@@ -446,32 +371,45 @@ function rowExpander(header: PngHeader, palette: Uint8Array | undefined, transpa
       }
     }
   };
+  // A 16-bit sample's low byte only matters to a tRNS key, which compares all 16 bits.
+  return { expand, step: depth === 16 && !key ? 2 : 1 };
 }
 
-/** Reverses one row's filter in place (RFC 2083 §6), against the previous row of the same pass. */
-function unfilter(filter: number, row: Uint8Array, up: Uint8Array, bpp: number): void {
+/**
+ * Reverses one row's filter in place (RFC 2083 §6), against the previous row of the same pass.
+ * Every filter predicts a byte from the bytes at the same offset in the neighbouring pixels, so with
+ * `step` 2 only the high bytes of 16-bit samples are restored (all that an 8-bit output keeps): half
+ * the work. The first pixel (no left neighbour) is done apart, so the hot loops carry no bounds
+ * test: Paeth over a 100 MP 16-bit image is 800 MB of bytes.
+ */
+function unfilter(filter: number, row: Uint8Array, up: Uint8Array, bpp: number, step: 1 | 2): void {
   const n = row.length;
+  const first = Math.min(bpp, n);
   switch (filter) {
     case 0:
       return;
     case 1:
-      for (let i = bpp; i < n; i++) row[i] = ((row[i] as number) + (row[i - bpp] as number)) & 255;
+      for (let i = bpp; i < n; i += step) row[i] = ((row[i] as number) + (row[i - bpp] as number)) & 255;
       return;
     case 2:
-      for (let i = 0; i < n; i++) row[i] = ((row[i] as number) + (up[i] as number)) & 255;
+      for (let i = 0; i < n; i += step) row[i] = ((row[i] as number) + (up[i] as number)) & 255;
       return;
     case 3:
-      for (let i = 0; i < n; i++) row[i] = ((row[i] as number) + (((i >= bpp ? (row[i - bpp] as number) : 0) + (up[i] as number)) >> 1)) & 255;
+      for (let i = 0; i < first; i += step) row[i] = ((row[i] as number) + ((up[i] as number) >> 1)) & 255;
+      for (let i = bpp; i < n; i += step) row[i] = ((row[i] as number) + (((row[i - bpp] as number) + (up[i] as number)) >> 1)) & 255;
       return;
     case 4:
-      for (let i = 0; i < n; i++) {
-        const a = i >= bpp ? (row[i - bpp] as number) : 0;
+      // Without a left neighbour the predictor is the byte above.
+      for (let i = 0; i < first; i += step) row[i] = ((row[i] as number) + (up[i] as number)) & 255;
+      for (let i = bpp; i < n; i += step) {
+        const a = row[i - bpp] as number;
         const b = up[i] as number;
-        const c = i >= bpp ? (up[i - bpp] as number) : 0;
-        const p = a + b - c;
-        const pa = Math.abs(p - a);
-        const pb = Math.abs(p - b);
-        const pc = Math.abs(p - c);
+        const c = up[i - bpp] as number;
+        // |p − a|, |p − b|, |p − c| for p = a + b − c, without Math.abs.
+        const pa = b > c ? b - c : c - b;
+        const pb = a > c ? a - c : c - a;
+        const d = a + b - 2 * c;
+        const pc = d < 0 ? -d : d;
         row[i] = ((row[i] as number) + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
       }
       return;

@@ -37,9 +37,9 @@ export function editSegment(jpeg: Uint8Array, marker: number, edit: (b: Uint8Arr
 /** Sets component `i`'s sampling byte (h << 4 | v) in the frame header. */
 export const withSampling = (jpeg: Uint8Array, i: number, hv: number) => editSegment(jpeg, SOF0, (b, at) => void (b[at + 11 + 3 * i] = hv));
 
-/** Sets the frame's dimensions, leaving the entropy-coded data as it was (far too short for them). */
-export const withFrameSize = (jpeg: Uint8Array, width: number, height: number) =>
-  editSegment(jpeg, SOF0, (b, at) => {
+/** Sets the frame's dimensions, leaving the entropy-coded data as it was (far too short for them). `marker`: SOF2 for a progressive file. */
+export const withFrameSize = (jpeg: Uint8Array, width: number, height: number, marker = SOF0) =>
+  editSegment(jpeg, marker, (b, at) => {
     b[at + 5] = height >> 8;
     b[at + 6] = height & 255;
     b[at + 7] = width >> 8;
@@ -115,4 +115,69 @@ export function webpWithBitstream(canvas: [number, number], bitstream: [number, 
     vp8l,
   );
   return join(new TextEncoder().encode('RIFF'), le32(chunks.length + 4), new TextEncoder().encode('WEBP'), chunks);
+}
+
+/**
+ * `jpeg` (whose frame header is `marker`) with `count` empty scans before its EOI: DC scans over
+ * every component carrying no data. libjpeg runs each one over every block of the image.
+ */
+export function withEmptyScans(jpeg: Uint8Array, count: number, marker = 0xc2): Uint8Array {
+  const at = segmentAt(jpeg, marker);
+  if (at < 0) throw new Error(`no segment ${marker.toString(16)}`);
+  const n = jpeg[at + 9] as number;
+  const ids = Array.from({ length: n }, (_, k) => jpeg[at + 10 + 3 * k] as number);
+  const scan = [0xff, 0xda, 0, 6 + 2 * n, n, ...ids.flatMap((id) => [id, 0]), 0, 0, 0];
+  const end = jpeg.length - 2; // the EOI
+  return join(jpeg.subarray(0, end), ...Array.from({ length: count }, () => scan), [0xff, 0xd9]);
+}
+
+export interface PngShape {
+  width: number;
+  height: number;
+  depth?: number;
+  /** 0 grey, 2 RGB, 3 palette, 4 grey + alpha, 6 RGBA. */
+  colorType?: number;
+  interlace?: 0 | 1;
+}
+
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+const crc32 = (bytes: Uint8Array) => (bytes.reduce((c, b) => (crcTable[(c ^ b) & 255] as number) ^ (c >>> 8), 0xffffffff) ^ 0xffffffff) >>> 0;
+const be32 = (n: number) => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+
+/** A PNG chunk: length, type, data, CRC. */
+export function pngChunk(type: string, data: Uint8Array | number[]): Uint8Array {
+  const body = join(new TextEncoder().encode(type), data);
+  return join(be32(body.length - 4), body, be32(crc32(body)));
+}
+
+/**
+ * A PNG whose IHDR declares `shape` over `idat` (zlib data; by default one inflated zero byte), with
+ * a two-entry palette for colour type 3: the 74-byte "100,000,000×1" of the report, in every layout.
+ */
+export function pngWithHeader(shape: PngShape, idat: Uint8Array | number[] = [0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]): Uint8Array {
+  const { width, height, depth = 8, colorType = 6, interlace = 0 } = shape;
+  return join(
+    [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+    pngChunk('IHDR', [...be32(width), ...be32(height), depth, colorType, 0, 0, interlace]),
+    colorType === 3 ? pngChunk('PLTE', [0, 0, 0, 255, 255, 255]) : [],
+    pngChunk('IDAT', idat),
+    pngChunk('IEND', []),
+  );
+}
+
+/** A GIF89a of `count` 1×1 frames on a `screen`: a frame flood, each frame a few bytes. */
+export function gifWithFrames(screen: [number, number], count: number): Uint8Array {
+  const le = (n: number) => [n & 255, n >> 8];
+  const frame = [0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x4c, 0x01, 0];
+  return join(
+    new TextEncoder().encode('GIF89a'),
+    [...le(screen[0]), ...le(screen[1]), 0x80, 0, 0],
+    [0, 0, 0, 255, 255, 255],
+    ...Array.from({ length: count }, () => frame),
+    [0x3b],
+  );
 }
