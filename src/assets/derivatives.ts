@@ -129,11 +129,16 @@ async function produce(
 ) {
   const client = storageFor(config, row.storage);
   const started = performance.now();
-  const [remembered, reserved] = await Promise.all([storedRefusal(config, client, key), budget?.reserve()]);
-  if (remembered) {
-    if (reserved === 'new') await budget?.release();
-    return { refused: remembered };
-  }
+  // Looked up beside the reservation (one round trip); a variant reserved for nothing is given back.
+  const remembering = storedRefusal(config, client, key).then(
+    (refusal) => ({ refusal }),
+    (error: unknown) => ({ error }),
+  );
+  const reserved = await budget?.reserve();
+  const remembered = await remembering;
+  if (reserved === 'new' && ('error' in remembered || remembered.refusal)) await budget?.release();
+  if ('error' in remembered) throw remembered.error;
+  if (remembered.refusal) return { refused: remembered.refusal };
   if (reserved === 'full') {
     throw new AppError(
       'ILLEGAL_ASSET_TRANSFORMATION',
