@@ -6,7 +6,8 @@ import { STACK_TOKEN } from '../local-stack.ts';
 /**
  * The transforms' work: the reported chains (five sharpen 10 on a 160×120 JPEG enlarged to 2300 px,
  * five blur 1000 there, AVIF with five sharpen 10 at 1 MP), the heaviest chain the budget admits at
- * the largest output, and the first chain asked again (a remembered refusal). Each capped at 60 s.
+ * the largest output (and the same output without operations), and the first chain asked again (a
+ * remembered refusal). Each capped at 60 s.
  */
 const CAP_MS = 60_000;
 const five = (op: unknown[]) => encodeURIComponent(JSON.stringify(Array.from({ length: 5 }, () => op)));
@@ -23,6 +24,7 @@ const transforms: BudgetCase = async (stack, peak) => {
     ['five_sharpen10_2300px', `width=2300&format=png&transforms=${five(['sharpen', 10])}`],
     ['five_blur1000_2300px', `width=2300&format=jpg&transforms=${five(['blur', 1000])}`],
     ['avif_five_sharpen10_1mp', `width=1150&format=avif&transforms=${five(['sharpen', 10])}`],
+    ['no_operations_2300px', 'width=2300&format=jpg'],
     ['one_sharpen10_2300px_admitted', `width=2300&format=jpg&transforms=${encodeURIComponent('[["sharpen",10]]')}`],
     ['five_sharpen10_2300px_again', `width=2300&format=png&transforms=${five(['sharpen', 10])}`],
   ];
