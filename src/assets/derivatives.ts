@@ -11,6 +11,7 @@ import { storageFor } from '../storage';
 import { contentDisposition, evaluateConditionals } from './http';
 import { cacheControl, type ServeOptions, validatorsOf } from './serve';
 import { log } from '../lib/log';
+import { type Refusal, refusalError, refusalOf, storedRefusal, storeRefusal } from './refusals';
 
 /** Types the pipeline decodes; others are served as they are, as Directus does. */
 export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
@@ -23,12 +24,16 @@ export const EDGE_DERIVATIVE_MAX_BYTES = 16 * 1024 * 1024;
 const HEADER_BYTES = 256 * 1024;
 
 /** Identical misses in this isolate share one generation. */
-const inFlight = new Map<string, Promise<{ body: Uint8Array; contentType: string; from: 'storage' | 'generated'; timing: string }>>();
+const inFlight = new Map<string, Promise<Produced>>();
+
+type Produced = { body: Uint8Array; contentType: string; from: 'storage' | 'generated'; timing: string } | { refused: Refusal };
 
 export interface DerivativeOptions extends ServeOptions {
   waitUntil: (promise: Promise<unknown>) => void;
   /** Given a rendered (or stored) derivative's bytes and headers, to keep it in the edge cache. */
   keep?: (body: Uint8Array, headers: Headers) => void;
+  /** Given the engine's refusal of this file and transform (made now or remembered), to keep it in the edge cache. */
+  keepRefusal?: (refusal: Refusal) => void;
   /**
    * For an ad-hoc transform: the budget of ASSETS_TRANSFORM_MAX_VARIANTS. `reserve` takes the
    * derivative's hash before it is rendered (false when the file has no room left); `release` gives
@@ -92,6 +97,10 @@ export async function serveDerivative(config: Config, row: FileRow, t: Transform
     inFlight.set(key, flight);
   }
   const result = await flight;
+  if ('refused' in result) {
+    o.keepRefusal?.(result.refused);
+    throw refusalError(result.refused);
+  }
   headers.set('X-Cache', result.from === 'storage' ? 'HIT-STORAGE' : 'MISS');
   // Workers' clock only moves across I/O, so these are coarse; they still show where a miss went.
   headers.set('Server-Timing', result.timing);
@@ -106,7 +115,8 @@ export async function serveDerivative(config: Config, row: FileRow, t: Transform
  * The derivative's bytes: from `generated/` if it was made before, else rendered. The copy in
  * `generated/` is written after the response (`waitUntil`): it is a cache, and losing it only costs
  * a render. (A write that lands after the file was deleted leaves an orphan under its old version's
- * hash, which can never be served; the next replace or delete of that id clears it.)
+ * hash, which can never be served; the next replace or delete of that id clears it.) A refusal is
+ * remembered beside it the same way (refusals.ts), and looked up before anything is reserved or read.
  */
 async function produce(
   config: Config,
@@ -119,7 +129,16 @@ async function produce(
 ) {
   const client = storageFor(config, row.storage);
   const started = performance.now();
+  // Looked up beside the reservation (one round trip); a variant reserved for nothing is given back.
+  const remembering = storedRefusal(config, client, key).then(
+    (refusal) => ({ refusal }),
+    (error: unknown) => ({ error }),
+  );
   const reserved = await budget?.reserve();
+  const remembered = await remembering;
+  if (reserved === 'new' && ('error' in remembered || remembered.refusal)) await budget?.release();
+  if ('error' in remembered) throw remembered.error;
+  if (remembered.refusal) return { refused: remembered.refusal };
   if (reserved === 'full') {
     throw new AppError(
       'ILLEGAL_ASSET_TRANSFORMATION',
@@ -137,14 +156,17 @@ async function produce(
   let engine = 'wasm';
   /** A streamed source not read by then is cancelled on failure (a refusal before decoding), not left to GC. */
   let streamed: StreamedSource | undefined;
+  /** A read that failed midway may look like a damaged image to the decoder: such a refusal is not remembered. */
+  const reading = { failed: false };
+  // The output and work budgets need only the header: checked before the rest of the source is read.
+  const fits = (head: Uint8Array, header: Dimensions) => plannedOutput(header, shownOrientation(head, t), t, config.assets.maxPixels, config.assets.maxPasses);
   const rendered = await (async () => {
-    const { source, header } = await readSource(config, row);
+    const { source, header } = await readSource(config, row, fits, reading);
     if (!(source instanceof Uint8Array)) streamed = source;
     rendering = performance.now();
     const orientation = shownOrientation(source, t);
     const steps = images ? imagesTransforms(t, header, orientation) : undefined;
     if (images && steps) {
-      plannedOutput(header, orientation, t, config.assets.maxPixels);
       try {
         const made = await renderWithImages(images, source, header, t, steps);
         engine = 'images';
@@ -154,16 +176,20 @@ async function produce(
         // (its own limits then apply). A streamed source was given to the binding: it is read again.
         log('warn', 'Images binding failed; the WASM engine makes this derivative', { reason: (error as Error).message });
         engine = 'wasm (images failed)';
-        const again = source instanceof Uint8Array ? { source, header } : await readSource(config, row);
-        return transformImage(again.source, again.header, t, config.assets.maxPixels);
+        const again = source instanceof Uint8Array ? { source, header } : await readSource(config, row, fits, reading);
+        return transformImage(again.source, again.header, t, config.assets.maxPixels, config.assets.maxPasses);
       }
     }
-    return transformImage(source, header, t, config.assets.maxPixels);
+    return transformImage(source, header, t, config.assets.maxPixels, config.assets.maxPasses);
   })().catch(async (error: unknown) => {
     if (streamed && !streamed.stream.locked) await streamed.stream.cancel().catch(() => {});
     if (reserved === 'new') await budget?.release().catch(() => {});
-    throw error;
+    const refused = reading.failed ? undefined : refusalOf(error);
+    if (!refused) throw error;
+    waitUntil(storeRefusal(config, client, key, refused));
+    return { refused };
   });
+  if ('refused' in rendered) return rendered;
   const done = performance.now();
   waitUntil(
     client.putObject(key, rendered.body, { contentType: rendered.contentType, contentLength: rendered.body.byteLength }).catch((error: Error) => {
@@ -179,17 +205,28 @@ async function produce(
  * so the pipeline can refuse a 20000×20000 PNG that is small on disk without decoding a pixel. A PNG
  * stays a stream (its decoder holds a row at a time, so it has no size cap but its pixels); other
  * formats are decoded from the whole file, so they are read into memory up to MAX_SOURCE_BYTES.
+ * `fits` checks the header (the output and work budgets) before anything more is read.
  */
-async function readSource(config: Config, row: FileRow): Promise<{ source: Uint8Array | StreamedSource; header: Dimensions }> {
+async function readSource(
+  config: Config,
+  row: FileRow,
+  fits: (head: Uint8Array, header: Dimensions) => void,
+  reading: { failed: boolean },
+): Promise<{ source: Uint8Array | StreamedSource; header: Dimensions }> {
   const read = await storageFor(config, row.storage).readObject(row.filenameDisk ?? row.id);
   if (!read) throw new AppError('NOT_FOUND', `File "${row.id}" has no stored bytes.`);
   const reader = read.body.getReader();
+  const next = () =>
+    reader.read().catch((error: unknown) => {
+      reading.failed = true;
+      throw error;
+    });
   const chunks: Uint8Array[] = [];
   let size = 0;
   let ended = false;
   const readTo = async (want: number) => {
     while (!ended && size < want) {
-      const { done, value } = await reader.read();
+      const { done, value } = await next();
       if (done) ended = true;
       else {
         chunks.push(value);
@@ -208,11 +245,12 @@ async function readSource(config: Config, row: FileRow): Promise<{ source: Uint8
       header = readDimensions(prefix);
     }
     if (!header || 'needBytes' in header) throw new AppError('UNPROCESSABLE_IMAGE', `File "${row.id}" is not an image that can be transformed (its header could not be read).`);
+    fits(prefix, header);
     if (header.format === 'png') {
       const stream = new ReadableStream<Uint8Array>({
         start: (controller) => controller.enqueue(prefix),
         pull: async (controller) => {
-          const { done, value } = await reader.read();
+          const { done, value } = await next();
           if (done) controller.close();
           else controller.enqueue(value);
         },

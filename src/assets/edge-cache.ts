@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { FileRow } from '../db/schema';
 import { hex } from '../lib/bytes';
 import { log } from '../lib/log';
+import { EDGE_REFUSAL_SECONDS } from './refusals';
 
 /** Every edge key lives under one internal origin, so each route computes the same keys. */
 const ORIGIN = 'https://edge-assets.internal';
@@ -26,6 +27,8 @@ export interface EntryMeta {
   original: boolean;
   /** The answer depends on Accept (`format=auto`). */
   varies: boolean;
+  /** The body is the engine's refusal of this variant (refusals.ts), kept EDGE_REFUSAL_SECONDS at most. */
+  refused: boolean;
 }
 
 export interface EdgeHit {
@@ -44,6 +47,7 @@ const META = {
   name: 'x-edge-name',
   original: 'x-edge-original',
   varies: 'x-edge-varies',
+  refused: 'x-edge-refused',
 } as const;
 const GONE_AT = 'x-edge-gone-at';
 
@@ -106,6 +110,7 @@ export class EdgeCache {
       name: decodeURIComponent(response.headers.get(META.name) ?? ''),
       original: response.headers.get(META.original) === '1',
       varies: response.headers.get(META.varies) === '1',
+      refused: response.headers.get(META.refused) === '1',
     };
     return { meta, audience: audiences[index] as Audience, response, key: keys[index] as Request, fresh: Date.now() - meta.checkedAt < this.config.edge.revalidateMs };
   }
@@ -123,7 +128,8 @@ export class EdgeCache {
    */
   async put(ref: string, variant: string, audience: Audience, meta: EntryMeta, headers: Headers, body: BodyInit): Promise<void> {
     const h = new Headers(headers);
-    h.set('Cache-Control', `public, s-maxage=${this.config.assets.cacheTtlSeconds}`);
+    const ttl = meta.refused ? Math.min(EDGE_REFUSAL_SECONDS, this.config.assets.cacheTtlSeconds) : this.config.assets.cacheTtlSeconds;
+    h.set('Cache-Control', `public, s-maxage=${ttl}`);
     h.set('Cache-Tag', cacheTag(meta.fileId));
     h.set(META.fileId, meta.fileId);
     h.set(META.fingerprint, meta.fingerprint);
@@ -131,6 +137,7 @@ export class EdgeCache {
     h.set(META.name, encodeURIComponent(meta.name));
     h.set(META.original, meta.original ? '1' : '0');
     h.set(META.varies, meta.varies ? '1' : '0');
+    h.set(META.refused, meta.refused ? '1' : '0');
     await this.cache.put(entryKey(ref, variant, audience), new Response(body, { headers: h }));
   }
 

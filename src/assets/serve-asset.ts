@@ -9,6 +9,7 @@ import { adHocParams, requestVariant, resolveTransform, wantsTransform } from '.
 import { assetSettings, assetSettingsVersion } from '../settings/service';
 import { storageFor } from '../storage';
 import { derivativeAnswer, RASTER_TYPES, serveDerivative } from './derivatives';
+import { type Refusal, refusalError } from './refusals';
 import { type Audience, EdgeCache, type EdgeHit, type EntryMeta, fingerprint } from './edge-cache';
 import { answerOriginal, type ServeOptions, serveOriginal } from './serve';
 import { verifyAssetSignature } from './signing';
@@ -94,7 +95,7 @@ export async function serveAsset(r: AssetRequest): Promise<Response> {
     await hit.response.body?.cancel();
     await edge.drop(hit);
   }
-  const meta: EntryMeta = { fileId: row.id, fingerprint: print, checkedAt: readAt, name: row.filenameDownload, original: true, varies: false };
+  const meta: EntryMeta = { fileId: row.id, fingerprint: print, checkedAt: readAt, name: row.filenameDownload, original: true, varies: false, refused: false };
   const keep = (headers: Headers, body: BodyInit, m: EntryMeta) => r.waitUntil(edge.put(r.ref, variant, audience, m, headers, body));
 
   // HEIC's codec (HEVC) is patent-encumbered: no engine here decodes it (sharp's builds leave it out too).
@@ -127,6 +128,7 @@ export async function serveAsset(r: AssetRequest): Promise<Response> {
     waitUntil: r.waitUntil,
     ...(config.assets.engine === 'images' ? { images: r.images } : {}),
     keep: (body, headers) => keep(headers, body, { ...meta, original: false, varies: transform.auto }),
+    keepRefusal: (refusal) => keep(new Headers({ 'Content-Type': 'application/json' }), JSON.stringify(refusal), { ...meta, original: false, varies: transform.auto, refused: true }),
     ...(adHoc
       ? {
           variants: {
@@ -166,7 +168,8 @@ async function fillOriginal(config: Config, row: FileRow, once: string, keep: (h
   }
 }
 
-function answerFromEdge(config: Config, edge: EdgeCache, hit: EdgeHit, o: ServeOptions): Promise<Response> | Response {
+async function answerFromEdge(config: Config, edge: EdgeCache, hit: EdgeHit, o: ServeOptions): Promise<Response> {
+  if (hit.meta.refused) throw refusalError((await hit.response.json()) as Refusal);
   const h = hit.response.headers;
   const etag = h.get('etag') ?? '';
   const lastModified = new Date(h.get('last-modified') ?? 0);

@@ -33,6 +33,8 @@ export interface GlobalSettings {
     engine: 'wasm' | 'images';
     /** Operations one `transforms` list may hold (ASSETS_TRANSFORM_MAX_OPERATIONS, as Directus). */
     maxOperations: number;
+    /** Passes over ASSETS_TRANSFORM_MAX_PIXELS that one transform's operations may cost together (ASSETS_TRANSFORM_MAX_PASSES). */
+    maxPasses: number;
     /** Ad-hoc derivatives one file's bytes may collect (ASSETS_TRANSFORM_MAX_VARIANTS); presets do not count. */
     maxVariants: number;
     public: boolean;
@@ -84,6 +86,8 @@ export const TUS_SIZE_CEILING = 5 * 1024 ** 4;
  * on large PNG, WebP, GIF and progressive JPEG sources, and on near-full-size JPEG outputs.
  */
 export const DEFAULT_MAX_PIXELS = 4_000_000;
+/** ASSETS_TRANSFORM_MAX_PASSES's default: one sharpen with a sigma at the largest output, five on 0.9 MP (~1–1.5 s). */
+export const DEFAULT_MAX_PASSES = 16;
 
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
 const DURATIONS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31557600 };
@@ -139,6 +143,7 @@ const schema = z.object({
   ASSETS_TRANSFORM_MAX_PIXELS: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d*$/, { error: 'expected a positive whole number of pixels' })), z.transform(Number)), DEFAULT_MAX_PIXELS),
   ASSETS_TRANSFORM_ENGINE: z._default(z.enum(['wasm', 'images'], { error: 'expected wasm or images' }), 'wasm'),
   ASSETS_TRANSFORM_MAX_OPERATIONS: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d{0,1}$/, { error: 'expected a whole number from 1 to 99' })), z.transform(Number)), 5),
+  ASSETS_TRANSFORM_MAX_PASSES: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d{0,2}$/, { error: 'expected a whole number from 1 to 999' })), z.transform(Number)), DEFAULT_MAX_PASSES),
   ASSETS_TRANSFORM_MAX_VARIANTS: z._default(z.pipe(z.string().check(z.regex(/^[1-9]\d{0,6}$/, { error: 'expected a positive whole number' })), z.transform(Number)), 100),
   ASSETS_CACHE_TTL: z._default(duration, 30 * 86400),
   ASSETS_CONTENT_SECURITY_POLICY: z._default(
@@ -199,6 +204,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         maxPixels: v.ASSETS_TRANSFORM_MAX_PIXELS,
         engine: v.ASSETS_TRANSFORM_ENGINE,
         maxOperations: v.ASSETS_TRANSFORM_MAX_OPERATIONS,
+        maxPasses: v.ASSETS_TRANSFORM_MAX_PASSES,
         maxVariants: v.ASSETS_TRANSFORM_MAX_VARIANTS,
         public: v.ASSETS_PUBLIC,
         signingKeys: v.ASSETS_SIGNING_KEY,

@@ -7,7 +7,8 @@ import { decodedExtent } from './frames';
 import { plan } from './geometry';
 import { exifOrientation } from './orientation';
 import { encodeImage } from './encode';
-import { applyPixelOperations, orientationWith } from './operations';
+import { DEFAULT_MAX_PASSES } from '../config/globals';
+import { applyPixelOperations, type Operation, operationCost, orientationWith } from './operations';
 import { AVIF_MAX_PIXELS, CONTENT_TYPES, type Transform } from './transform';
 
 export interface Rendered {
@@ -24,6 +25,8 @@ const unprocessable = (message: string) => new AppError('UNPROCESSABLE_IMAGE', m
  * photon's image and its resize buffers (~24 bytes). ASSETS_TRANSFORM_MAX_PIXELS × this is the budget.
  */
 const BYTES_PER_PIXEL = 24;
+/** What the operations' image costs besides their own buffers: its pixels copied out of photon, and back in. */
+const OPERATED_BYTES_PER_PIXEL = 8;
 
 /**
  * Checks that the bytes end the way their format ends, so a truncated upload is refused with a
@@ -69,10 +72,10 @@ export const MAX_STREAMED_SOURCE_PIXELS = 100_000_000;
  * The pipeline from a source's bytes (or stream) and their header: refuses a truncated file, reads
  * the EXIF orientation (and folds the request's rotate, flip and flop into it), renders. What `/assets` runs on a miss, and what the decoder fuzz test drives.
  */
-export function transformImage(source: Uint8Array | StreamedSource, header: Dimensions, t: Transform, maxPixels: number): Promise<Rendered> {
+export function transformImage(source: Uint8Array | StreamedSource, header: Dimensions, t: Transform, maxPixels: number, maxPasses = DEFAULT_MAX_PASSES): Promise<Rendered> {
   if (source instanceof Uint8Array) assertComplete(source, header);
   else if (header.format !== 'png') throw new Error(`a ${header.format} source cannot be streamed`);
-  return render(source, header, shownOrientation(source, t), t, maxPixels);
+  return render(source, header, shownOrientation(source, t), t, maxPixels, maxPasses);
 }
 
 type Rect = { left: number; top: number; width: number; height: number };
@@ -80,9 +83,9 @@ type Rect = { left: number; top: number; width: number; height: number };
 /**
  * Where the pixels go (in the displayed orientation), after the checks every engine makes: the
  * output is held in full (resized, oriented, flattened, encoded), so it is bounded like a decode;
- * AVIF has its own cap.
+ * AVIF has its own cap; the operations' work is bounded by the same pixels (see `assertOperationsFit`).
  */
-export function plannedOutput(header: Dimensions, orientation: number, t: Transform, maxPixels: number) {
+export function plannedOutput(header: Dimensions, orientation: number, t: Transform, maxPixels: number, maxPasses = DEFAULT_MAX_PASSES) {
   const swapped = orientation >= 5 && orientation <= 8;
   const displayedWidth = swapped ? header.height : header.width;
   const displayedHeight = swapped ? header.width : header.height;
@@ -100,7 +103,35 @@ export function plannedOutput(header: Dimensions, orientation: number, t: Transf
       `AVIF output is limited to ${AVIF_MAX_PIXELS} pixels (its encoder's memory); this transform makes ${out.width}×${out.height}. Ask for a smaller size or format=webp.`,
     );
   }
+  assertOperationsFit(out, t.operations, maxPixels, maxPasses);
   return p;
+}
+
+/**
+ * The work budget of `transforms`, known before a byte is decoded: each operation acts on the whole
+ * output (after the crop), so its CPU is those pixels × its passes (`operationCost`), and the sum
+ * may be at most ASSETS_TRANSFORM_MAX_PASSES passes over ASSETS_TRANSFORM_MAX_PIXELS; its working
+ * buffers, with the pixels copied out for it, stay within the bytes a pixel a decode is counted at.
+ */
+function assertOperationsFit(out: { width: number; height: number }, operations: readonly Operation[], maxPixels: number, maxPasses: number): void {
+  const costs = operations.map((o) => ({ op: o.op, ...operationCost(o) })).filter((c) => c.passes > 0);
+  if (costs.length === 0) return;
+  const pixels = out.width * out.height;
+  const passes = costs.reduce((sum, c) => sum + c.passes, 0);
+  if (pixels * passes > maxPixels * maxPasses) {
+    const each = costs.map((c) => `${c.op} ${c.passes}`).join(', ');
+    throw new AppError(
+      'INVALID_QUERY',
+      `"transforms" would cost ${passes} passes over the ${out.width}×${out.height} output (${each}); a transform's operations may cost at most ${maxPasses} passes over ${maxPixels} pixels (ASSETS_TRANSFORM_MAX_PASSES × ASSETS_TRANSFORM_MAX_PIXELS), ${Math.floor((maxPixels * maxPasses) / passes)} output pixels for these. Use fewer or lighter operations (a smaller sharpen sigma), or a smaller size.`,
+    );
+  }
+  const bytes = OPERATED_BYTES_PER_PIXEL + Math.max(...costs.map((c) => c.bytes));
+  if (pixels * bytes > maxPixels * BYTES_PER_PIXEL) {
+    throw new AppError(
+      'INVALID_QUERY',
+      `"transforms" would hold ${bytes} bytes a pixel of the ${out.width}×${out.height} output; transforms may hold ${BYTES_PER_PIXEL} bytes a pixel of ${maxPixels} pixels (ASSETS_TRANSFORM_MAX_PIXELS). Ask for a smaller size.`,
+    );
+  }
 }
 
 /** The orientation a source is shown in: its EXIF orientation, then the request's rotate, flip and flop. */
@@ -116,39 +147,41 @@ export function shownOrientation(source: Uint8Array | StreamedSource, t: Transfo
  * decoded, by averaging), then finish with Catmull-Rom: close to Lanczos quality without paying a
  * wide kernel over every source pixel. Every PhotonImage is freed, whatever happens.
  */
-async function render(source: Uint8Array | StreamedSource, header: Dimensions, orientation: number, t: Transform, maxPixels: number): Promise<Rendered> {
+async function render(source: Uint8Array | StreamedSource, header: Dimensions, orientation: number, t: Transform, maxPixels: number, maxPasses: number): Promise<Rendered> {
   const swapped = orientation >= 5 && orientation <= 8;
-  const p = plannedOutput(header, orientation, t, maxPixels);
+  const p = plannedOutput(header, orientation, t, maxPixels, maxPasses);
   const storedTarget = swapped ? { width: p.height, height: p.width } : { width: p.width, height: p.height };
   // The part of the stored image that is kept (at the target's scale): a cover crop's region, else all.
   const kept = p.crop ? storedRect(p.crop, orientation, storedTarget) : { left: 0, top: 0, ...storedTarget };
 
-  const images: PhotonImage[] = [];
-  const keep = (img: PhotonImage) => {
-    images.push(img);
-    return img;
+  // Each step's input is freed as soon as its output exists: what is held is one image and its successor.
+  let img: PhotonImage | undefined;
+  const next = (made: PhotonImage): PhotonImage => {
+    img?.free();
+    img = made;
+    return made;
   };
   try {
-    let img = keep(header.format === 'png' ? await reducedPng(source, header, storedTarget, kept, maxPixels) : await decodedKept(source, header, storedTarget, kept, maxPixels));
-    if (img.get_width() !== kept.width || img.get_height() !== kept.height) {
-      const factor = img.get_width() / kept.width;
-      if (factor > 2) img = keep(resize(img, kept.width * 2, kept.height * 2, SamplingFilter.Triangle));
-      img = keep(resize(img, kept.width, kept.height, SamplingFilter.CatmullRom));
+    let current = next(header.format === 'png' ? await reducedPng(source, header, storedTarget, kept, maxPixels) : await decodedKept(source, header, storedTarget, kept, maxPixels));
+    if (current.get_width() !== kept.width || current.get_height() !== kept.height) {
+      const factor = current.get_width() / kept.width;
+      if (factor > 2) current = next(resize(current, kept.width * 2, kept.height * 2, SamplingFilter.Triangle));
+      current = next(resize(current, kept.width, kept.height, SamplingFilter.CatmullRom));
     }
-    if (orientation > 1 && orientation <= 8) img = keep(orient(img, orientation));
+    if (orientation > 1 && orientation <= 8) current = next(orient(current, orientation));
     if (t.operations.some((o) => o.op !== 'rotate' && o.op !== 'flip' && o.op !== 'flop')) {
-      const raw = img.get_raw_pixels();
-      applyPixelOperations(raw, img.get_width(), img.get_height(), t.operations);
-      img = keep(new PhotonImage(raw, img.get_width(), img.get_height()));
+      const raw = current.get_raw_pixels();
+      applyPixelOperations(raw, current.get_width(), current.get_height(), t.operations);
+      current = next(new PhotonImage(raw, current.get_width(), current.get_height()));
     }
-    const flat = t.format === 'jpg' ? flattenOnWhite(img) : undefined;
-    if (flat) img = keep(flat);
+    const flat = t.format === 'jpg' ? flattenOnWhite(current) : undefined;
+    if (flat) current = next(flat);
     // Lossless WebP only where the source is lossless and the request asks for it (quality=100).
     const lossless = t.quality === 100 && (header.format === 'png' || header.format === 'gif');
-    const body = await encodeImage(img, t.format, t.quality, lossless);
-    return { body, contentType: CONTENT_TYPES[t.format], width: img.get_width(), height: img.get_height() };
+    const body = await encodeImage(current, t.format, t.quality, lossless);
+    return { body, contentType: CONTENT_TYPES[t.format], width: current.get_width(), height: current.get_height() };
   } finally {
-    for (const img of images) img.free();
+    (img as PhotonImage | undefined)?.free();
   }
 }
 
