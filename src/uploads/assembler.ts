@@ -124,6 +124,29 @@ export function readRanges(client: S3Client, ranges: Range[]): ReadableStream<Ui
   return joinStreams(ranges.map((r) => () => readRange(client, r)));
 }
 
+/**
+ * Sends `ranges` as one body. A range that cannot be read fails the send, which storage reports as
+ * a cut connection: the range's own error (the bytes are missing) is the one that stands.
+ */
+async function sendRanges<T>(client: S3Client, ranges: Range[], send: (body: ReadableStream<Uint8Array>) => Promise<T>): Promise<T> {
+  let unread: unknown;
+  const body = joinStreams(
+    ranges.map((r) => async () => {
+      try {
+        return await readRange(client, r);
+      } catch (error) {
+        unread = error;
+        throw error;
+      }
+    }),
+  );
+  try {
+    return await send(body);
+  } catch (error) {
+    throw unread ?? error;
+  }
+}
+
 /** The first `n` bytes of the concatenation of `partials` (to sniff the final upload's type). */
 export async function headOfPartials(client: S3Client, partials: PartialInfo[], n: number): Promise<Uint8Array> {
   return new Uint8Array(await new Response(readRanges(client, rangesOf(partials, 0, n))).arrayBuffer());
@@ -141,7 +164,7 @@ export async function assembleStep(client: S3Client, a: Assembly, ledger: Assemb
   const P = a.partSize;
   if (a.length <= P) {
     await ledger.holdLease();
-    await client.putObject(a.key, readRanges(client, rangesOf(a.partials, 0, a.length)), { contentType: a.type, contentLength: a.length });
+    await sendRanges(client, rangesOf(a.partials, 0, a.length), (body) => client.putObject(a.key, body, { contentType: a.type, contentLength: a.length }));
     return true;
   }
   const uploadId = await ledger.uploadId();
@@ -159,7 +182,7 @@ export async function assembleStep(client: S3Client, a: Assembly, ledger: Assemb
       copyParts = false;
       ledger.copyRefused();
     }
-    part ??= await client.uploadPart(a.key, uploadId, n, readRanges(client, ranges), end - start);
+    part ??= await sendRanges(client, ranges, (body) => client.uploadPart(a.key, uploadId, n, body, end - start));
     const recorded = { ...part, size: end - start };
     ledger.record(recorded);
     parts.push(recorded);
