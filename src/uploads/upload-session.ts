@@ -334,6 +334,8 @@ export class UploadSession extends DurableObject<Bindings> {
       const state = this.current(owner);
       if (state.concat !== 'partial') throw tusError(400, 'Upload-Concat: final may only list partial uploads.');
       if (state.status !== 'completed' || !state.assembled) throw tusError(400, 'A partial upload in Upload-Concat is not complete yet; finish it first.');
+      // Past its expiry its object may be being deleted by the alarm at this very moment.
+      if (state.claimedBy === undefined && Date.now() >= state.expiresAt) throw tusError(410, 'A partial upload in Upload-Concat has expired.');
       if (state.claimedBy !== undefined && state.claimedBy !== finalId) throw tusError(409, 'A partial upload in Upload-Concat is already used by another final upload.');
       state.claimedBy = finalId;
       this.save(state);
