@@ -1,4 +1,4 @@
-import { env, evictDurableObject } from 'cloudflare:test';
+import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { api, bytes, errorOf, sha256, testClient, tusMetadata } from '../helpers';
 
@@ -116,6 +116,15 @@ describe('concurrent finals naming one partial', () => {
     expect((await final([ps])).status).toBe(410);
     // The losers claimed nothing that stays: their own partials make files of their own.
     for (const [i, p] of mine.entries()) if (i !== winner.i) await expectFree(p, own[i] as Uint8Array);
+  });
+
+  it('a partial upload past its expiry is not claimed (410): its alarm may be deleting its object', async () => {
+    const p = await partial(bytes(100, 15));
+    await runInDurableObject(env.UPLOADS.get(env.UPLOADS.idFromString(idOf(p))), (_, state) => {
+      const s = JSON.parse(state.storage.sql.exec<{ state: string }>('SELECT state FROM upload').one().state);
+      state.storage.sql.exec('UPDATE upload SET state = ?', JSON.stringify({ ...s, expiresAt: Date.now() - 1 }));
+    });
+    expect(await errorOf(await final([p]))).toMatchObject({ status: 410, code: 'UPLOAD_GONE', message: expect.stringMatching(/has expired/) });
   });
 });
 
