@@ -212,10 +212,11 @@ export class UploadSession extends DurableObject<Bindings> {
         storage = existing.storage;
       }
       const client = storageFor(config, storage);
-      const final = input.concat !== undefined && 'final' in input.concat ? await claimPartials(this.partial, { owner: input.owner, finalId: this.ctx.id.toString() }, client.location.name, input.concat.final) : undefined;
+      const claimant = { owner: input.owner, finalId: this.ctx.id.toString() };
+      const final = input.concat !== undefined && 'final' in input.concat ? await claimPartials(this.partial, claimant, client.location.name, input.concat.final) : undefined;
       const length = final ? final.reduce((n, p) => n + p.size, 0) : input.length;
       if (final && input.maxSize !== undefined && (length ?? 0) > input.maxSize) {
-        await releasePartials(this.partial, { owner: input.owner, finalId: this.ctx.id.toString() }, final, false);
+        await releasePartials(this.partial, claimant, final, false);
         throw tusError(413, `The concatenated upload (${length} bytes) is over Tus-Max-Size ${input.maxSize} (TUS_MAX_SIZE, FILES_MAX_UPLOAD_SIZE); nothing was copied.`);
       }
       const now = Date.now();
