@@ -103,6 +103,21 @@ async function expectStored(fileId: string, expected: Uint8Array): Promise<void>
   await expect.poll(async () => (await record(fileId)).checksum, { timeout: 30_000 }).toBe(sha256(expected));
 }
 
+/**
+ * A final upload is assembled by its alarm after the POST answers: HEAD omits Upload-Offset until
+ * it is done, then answers Upload-Offset = Upload-Length and the file's id.
+ */
+async function assembled(url: string): Promise<Response> {
+  let head: Response | undefined;
+  await expect
+    .poll(async () => {
+      head = await fetch(url, { method: 'HEAD', headers: AUTH });
+      return head.status !== 200 || head.headers.has('upload-offset');
+    }, { timeout: 60_000, interval: 200 })
+    .toBe(true);
+  return head as Response;
+}
+
 /** Staged bytes and partial objects left in the bucket (there should be none once uploads end). */
 async function leftInUploads(): Promise<string[]> {
   const list = await (await s3().fetch(`${stack.s3.endpoint}/${stack.s3.bucket}?list-type=2&prefix=uploads/`)).text();
@@ -215,10 +230,13 @@ describe('concatenation', () => {
       headers: { ...AUTH, 'Upload-Concat': `final;${urls.map((u) => new URL(u).pathname).join(' ')}`, 'Upload-Metadata': metadata({ filename: 'joined.bin' }) },
     });
     expect(res.status, await res.clone().text()).toBe(201);
-    const fileId = res.headers.get('directus-file-id') ?? '';
+    expect(res.headers.has('upload-offset')).toBe(false);
     const final = res.headers.get('location') ?? '';
-    const head = await fetch(final, { method: 'HEAD', headers: AUTH });
+    const head = await assembled(final);
+    expect(head.status).toBe(200);
     expect(head.headers.get('upload-offset')).toBe(String(whole.byteLength));
+    expect(head.headers.get('upload-length')).toBe(String(whole.byteLength));
+    const fileId = head.headers.get('directus-file-id') ?? '';
     expect(head.headers.get('upload-concat')).toMatch(/^final;/);
     // P = 5 MiB over 23 MiB + 13: parts 1, 3 and 4 lie inside one partial upload, parts 2 and 5 span two.
     expect(recorder.completed.at(-1)).toEqual([5 * MiB, 5 * MiB, 5 * MiB, 5 * MiB, 3 * MiB + 13]);
@@ -242,7 +260,9 @@ describe('concatenation', () => {
 
   it('tus-js-client with parallelUploads: 3, byte-identical', async () => {
     const data = Buffer.from(bytes(26 * MiB + 321, 190));
-    const fileId = await new Promise<string>((resolve, reject) => {
+    // tus-js-client succeeds on the final POST's 201 (it reads only Location): the file id comes
+    // from HEAD on that upload URL once the assembly has finished.
+    const url = await new Promise<string>((resolve, reject) => {
       const u = new tus.Upload(data, {
         endpoint: `${stack.base}/files/tus`,
         headers: { Authorization: `Bearer ${STACK_TOKEN}` },
@@ -250,10 +270,14 @@ describe('concatenation', () => {
         parallelUploads: 3,
         retryDelays: [],
         onError: reject,
-        onSuccess: (payload) => resolve(payload.lastResponse.getHeader('Directus-File-Id') ?? ''),
+        onSuccess: (payload) => {
+          expect(payload.lastResponse.getHeader('Directus-File-Id')).toBeFalsy();
+          resolve(u.url ?? '');
+        },
       });
       u.start();
     });
+    const fileId = (await assembled(url)).headers.get('directus-file-id') ?? '';
     expect(fileId).toMatch(/^[0-9a-f-]{36}$/);
     await expectStored(fileId, data);
   });

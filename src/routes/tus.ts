@@ -10,6 +10,7 @@ import {
   CHECKSUM_ALGORITHMS,
   integerHeader,
   OFFSET_CONTENT_TYPE,
+  type Outcome,
   parseUploadChecksum,
   parseUploadConcat,
   parseUploadMetadata,
@@ -17,7 +18,7 @@ import {
   TUS_VERSION,
   tusError,
 } from '../uploads/tus-protocol';
-import type { Outcome, UploadInfo, UploadSession } from '../uploads/upload-session';
+import type { UploadInfo, UploadSession } from '../uploads/upload-session';
 
 /** TUS 1.0.0 at /files/tus (the path Directus uses). */
 export const tusRoutes = new Hono<AppEnv>();
@@ -82,11 +83,9 @@ async function settled(c: Context<AppEnv>, outcome: Outcome<UploadInfo>): Promis
 }
 
 function uploadHeaders(info: UploadInfo): Record<string, string> {
-  const h: Record<string, string> = {
-    'Upload-Offset': String(info.offset),
-    'Upload-Expires': new Date(info.expiresAt).toUTCString(),
-    'Cache-Control': 'no-store',
-  };
+  const h: Record<string, string> = { 'Upload-Expires': new Date(info.expiresAt).toUTCString(), 'Cache-Control': 'no-store' };
+  // A final upload being assembled has no offset yet (the concatenation extension): HEAD until it has.
+  if (info.offset !== undefined) h['Upload-Offset'] = String(info.offset);
   if (info.fileId) h['Directus-File-Id'] = info.fileId;
   return h;
 }

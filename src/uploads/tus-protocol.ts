@@ -28,6 +28,11 @@ export const TUS_EXPOSED_HEADERS = [
   'Directus-File-Id',
 ];
 
+/** An RPC answer: errors cross the RPC boundary as data, so status and code survive. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
+
+export const refusal = (error: AppError): Outcome<never> => ({ ok: false, code: error.code, message: error.message });
+
 /** A TUS protocol error: the status is the protocol's, the body our envelope. */
 export function tusError(status: 400 | 403 | 404 | 409 | 410 | 412 | 413 | 415 | 423 | 460, message: string, code?: ErrorCode): AppError {
   const codes = {
@@ -92,12 +97,21 @@ export function parseUploadChecksum(header: string | null): { algorithm: Checksu
   return { algorithm: algorithm as ChecksumAlgorithm, digest };
 }
 
+/**
+ * The most partial uploads one final upload may name. The list travels in a header both ways (the
+ * final POST's Upload-Concat, and HEAD's answer): 100 URLs of ~100 bytes stay under the 16 KiB that
+ * Node's fetch and common proxies accept for headers, where 1,000 overflowed them.
+ */
+export const MAX_PARTIALS = 100;
+
 /** Upload ids (Durable Object ids): 64 hex digits. */
 const UPLOAD_ID = /^[0-9a-f]{64}$/;
 
 /**
  * `Upload-Concat: partial`, or `final;<url> <url>…` naming partial uploads (absolute or relative
- * URLs of this server's uploads, in order); for a final one, the upload ids.
+ * URLs of this server's uploads, in order); for a final one, the upload ids. A partial upload is
+ * used once: one named twice (in any URL form) is refused, or a 100 KB upload listed 1,000 times
+ * would make a 100 MB file.
  */
 export function parseUploadConcat(header: string | null, base: string): { partial: true } | { final: string[]; header: string } | undefined {
   if (header === null) return undefined;
@@ -106,7 +120,7 @@ export function parseUploadConcat(header: string | null, base: string): { partia
   if (!value.startsWith('final;')) throw tusError(400, 'Upload-Concat must be "partial" or "final;<url> <url>…".');
   const urls = value.slice('final;'.length).trim().split(/\s+/).filter(Boolean);
   if (urls.length === 0) throw tusError(400, 'Upload-Concat: final names no partial uploads.');
-  if (urls.length > 1000) throw tusError(400, 'Upload-Concat: final may name at most 1000 partial uploads.');
+  if (urls.length > MAX_PARTIALS) throw tusError(400, `Upload-Concat: final names ${urls.length} partial uploads; at most ${MAX_PARTIALS} are allowed.`);
   const ids = urls.map((u) => {
     let id: string | undefined;
     try {
@@ -117,5 +131,10 @@ export function parseUploadConcat(header: string | null, base: string): { partia
     if (!id || !UPLOAD_ID.test(id)) throw tusError(400, `Upload-Concat: "${u.slice(0, 80)}" is not an upload URL of this server.`);
     return id;
   });
+  const seen = new Set<string>();
+  for (const [i, id] of ids.entries()) {
+    if (seen.has(id)) throw tusError(400, `Upload-Concat: "${urls[i]?.slice(0, 80)}" names a partial upload already in the list; each may be used once.`);
+    seen.add(id);
+  }
   return { final: ids, header: `final;${urls.join(' ')}` };
 }

@@ -23,8 +23,9 @@ import { ResumableSha256 } from '../lib/resumable-sha256';
 import { log } from '../lib/log';
 import { MAX_PARTS, partSizeFor } from '../storage/parts';
 import type { S3Client, UploadedPart } from '../storage/s3-client';
+import { assembleStep, type AssemblyLedger, claimPartials, headOfPartials, type PartialInfo, type PartialUpload, readRange, releasePartials } from './assembler';
 import { BodySlicer, joinStreams } from './byte-path';
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, tusError } from './tus-protocol';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type Outcome, refusal, tusError } from './tus-protocol';
 
 /**
  * Staged bytes and partial uploads live under `uploads/<upload id>/` (see the README's lifecycle
@@ -40,11 +41,18 @@ const HASH_READ = 256 * 1024 * 1024;
 /** ...and hands over to its next alarm after this long, so no one invocation runs for hours. */
 const HASH_RUN_MS = 60_000;
 
-export type UploadStatus = 'active' | 'completed' | 'terminated' | 'expired';
+/** A final upload's assembly runs in alarm steps of about this long, each part committed as it lands. */
+const ASSEMBLY_STEP_MS = 30_000;
+/** An assembly step that fails is tried again this many times (a storage hiccup) before the upload fails. */
+const ASSEMBLY_ATTEMPTS = 3;
+
+/** `failed`: a final upload whose assembly failed (HEAD answers its error). */
+export type UploadStatus = 'active' | 'completed' | 'terminated' | 'expired' | 'failed';
 
 /** What HEAD and PATCH report. */
 export interface UploadInfo {
-  offset: number;
+  /** Undefined while a final upload is being assembled (the concatenation extension's HEAD). */
+  offset: number | undefined;
   /** Undefined while the length is deferred. */
   length: number | undefined;
   metadataHeader: string;
@@ -55,9 +63,6 @@ export interface UploadInfo {
   /** The Upload-Concat header of a partial or final upload. */
   concat?: string;
 }
-
-/** An RPC answer: errors cross the RPC boundary as data, so status and code survive. */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; code: AppError['code']; message: string };
 
 export interface CreateInput {
   owner: string;
@@ -79,14 +84,6 @@ export interface AppendInput {
   length?: number;
   contentLength?: number;
   checksum?: { algorithm: ChecksumAlgorithm; digest: string };
-}
-
-/** What a final upload needs to know of one of its partial uploads. */
-export interface PartialInfo {
-  id: string;
-  storage: string;
-  key: string;
-  size: number;
 }
 
 /** Bytes that wait for their part, stored as an object of their own. */
@@ -131,6 +128,12 @@ interface State {
   concat?: 'partial' | 'final';
   concatHeader?: string;
   partials?: PartialInfo[];
+  /** A partial upload claimed by this final upload (its id): no other may use it, and it does not expire meanwhile. */
+  claimedBy?: string;
+  /** A final upload's failed assembly steps so far. */
+  assemblyFailures?: number;
+  /** Why a final upload failed, answered by HEAD from then on. */
+  failure?: { code: AppError['code']; message: string };
   /** False once the store showed it cannot UploadPartCopy (s3rver): parts are streamed instead. */
   copyParts?: boolean;
   /** Until when the record of live uploads protects this upload's multipart upload and key. */
@@ -152,7 +155,6 @@ interface Working {
   assembled: boolean;
 }
 
-const fail = (error: AppError): Outcome<never> => ({ ok: false, code: error.code, message: error.message });
 const total = (segments: Segment[]) => segments.reduce((n, s) => n + s.size, 0);
 
 /**
@@ -210,9 +212,13 @@ export class UploadSession extends DurableObject<Bindings> {
         storage = existing.storage;
       }
       const client = storageFor(config, storage);
-      const final = input.concat !== undefined && 'final' in input.concat ? await this.partialsOf(input.owner, client.location.name, input.concat.final) : undefined;
+      const claimant = { owner: input.owner, finalId: this.ctx.id.toString() };
+      const final = input.concat !== undefined && 'final' in input.concat ? await claimPartials(this.partial, claimant, client.location.name, input.concat.final) : undefined;
       const length = final ? final.reduce((n, p) => n + p.size, 0) : input.length;
-      if (final && input.maxSize !== undefined && (length ?? 0) > input.maxSize) throw tusError(413, `The concatenated upload (${length} bytes) is over Tus-Max-Size ${input.maxSize}.`);
+      if (final && input.maxSize !== undefined && (length ?? 0) > input.maxSize) {
+        await releasePartials(this.partial, claimant, final, false);
+        throw tusError(413, `The concatenated upload (${length} bytes) is over Tus-Max-Size ${input.maxSize} (TUS_MAX_SIZE, FILES_MAX_UPLOAD_SIZE); nothing was copied.`);
+      }
       const now = Date.now();
       const state: State = {
         owner: input.owner,
@@ -239,8 +245,9 @@ export class UploadSession extends DurableObject<Bindings> {
         forgetAt: undefined,
       };
       this.save(state);
-      await this.ctx.storage.setAlarm(state.expiresAt);
-      if (state.length === state.offset) await this.complete(state);
+      // A final upload is assembled by its alarm, however many partial uploads it names: the POST answers at once.
+      await this.ctx.storage.setAlarm(final ? now : state.expiresAt);
+      if (!final && state.length === state.offset) await this.complete(state);
       return { ok: true, value: this.info(state, state.status === 'completed') };
     } catch (error) {
       return this.failure(error);
@@ -251,7 +258,7 @@ export class UploadSession extends DurableObject<Bindings> {
   async head(owner: string): Promise<Outcome<UploadInfo>> {
     try {
       const state = this.current(owner);
-      if (state.status === 'active' && state.length !== undefined && state.offset === state.length && !this.busy) {
+      if (state.status === 'active' && state.concat !== 'final' && state.length !== undefined && state.offset === state.length && !this.busy) {
         this.busy = true;
         try {
           await this.complete(state);
@@ -269,7 +276,7 @@ export class UploadSession extends DurableObject<Bindings> {
   async append(input: AppendInput, body: ReadableStream<Uint8Array> | null): Promise<Outcome<UploadInfo>> {
     if (this.busy) {
       await refuseBody(body, input.contentLength);
-      return fail(tusError(423, 'Another request for this upload is in progress; retry when it has finished.'));
+      return refusal(tusError(423, 'Another request for this upload is in progress; retry when it has finished.'));
     }
     let outcome: Outcome<UploadInfo>;
     this.busy = true;
@@ -308,6 +315,8 @@ export class UploadSession extends DurableObject<Bindings> {
     try {
       const state = this.current(owner);
       if (state.status === 'completed' && state.concat !== 'partial') throw tusError(409, 'A completed upload cannot be terminated; delete the file instead.');
+      if (state.concat === 'final') throw tusError(409, 'A final upload is being assembled; HEAD tells when it has finished.');
+      if (state.claimedBy) throw tusError(409, 'A final upload is being assembled from this partial upload; it is used up once that has finished.');
       await this.discard(state, 'terminated');
       return { ok: true, value: null };
     } catch (error) {
@@ -315,22 +324,37 @@ export class UploadSession extends DurableObject<Bindings> {
     }
   }
 
-  /** For a final upload being created: this completed partial upload's object. */
-  async describePartial(owner: string): Promise<Outcome<PartialInfo>> {
+  /**
+   * For final upload `finalId` being created: claims this completed partial upload and answers its
+   * object. The check and the claim are one step of this object's single thread (no await between),
+   * so of concurrent finals naming it exactly one wins; the others get 409 (410 once it is used up).
+   * Claiming again for the same final is harmless.
+   */
+  async claimPartial(owner: string, finalId: string): Promise<Outcome<PartialInfo>> {
     try {
       const state = this.current(owner);
       if (state.concat !== 'partial') throw tusError(400, 'Upload-Concat: final may only list partial uploads.');
       if (state.status !== 'completed' || !state.assembled) throw tusError(400, 'A partial upload in Upload-Concat is not complete yet; finish it first.');
+      // Past its expiry its object may be being deleted by the alarm at this very moment.
+      if (state.claimedBy === undefined && Date.now() >= state.expiresAt) throw tusError(410, 'A partial upload in Upload-Concat has expired.');
+      if (state.claimedBy !== undefined && state.claimedBy !== finalId) throw tusError(409, 'A partial upload in Upload-Concat is already used by another final upload.');
+      state.claimedBy = finalId;
+      this.save(state);
       return { ok: true, value: { id: this.ctx.id.toString(), storage: state.storage, key: state.key as string, size: state.offset } };
     } catch (error) {
       return this.failure(error);
     }
   }
 
-  /** A final upload took this partial upload's bytes: its object goes now rather than at expiry. */
-  async releasePartial(owner: string): Promise<void> {
+  /**
+   * Final upload `finalId` is done with this partial upload: `used`, its object goes now rather than
+   * at expiry; otherwise (the final failed) the claim is dropped and the partial may be used again.
+   */
+  async releasePartial(owner: string, finalId: string, used: boolean): Promise<void> {
     const state = this.load();
-    if (state?.owner !== owner || state.concat !== 'partial' || state.status !== 'completed') return;
+    if (state?.owner !== owner || state.concat !== 'partial' || state.status !== 'completed' || state.claimedBy !== finalId) return;
+    delete state.claimedBy;
+    if (!used) return void this.save(state);
     await this.client(state).deletePrefix(this.prefix()).catch((error: Error) => this.leftOver(state, error));
     await this.end(state, 'terminated', Date.now() + state.expirationMs);
   }
@@ -344,6 +368,12 @@ export class UploadSession extends DurableObject<Bindings> {
     if (!state) return;
     const now = Date.now();
     if (state.hashing) return this.hashInBackground(state);
+    if (state.concat === 'final' && state.status === 'active') return this.assemblyStep(state);
+    if (state.claimedBy && state.status === 'completed') {
+      // A final upload is reading this partial upload: kept (and leased) until it releases it.
+      await this.holdLease(state);
+      return void (await this.ctx.storage.setAlarm(now + state.expirationMs));
+    }
     if (state.status === 'active' || (state.concat === 'partial' && state.status === 'completed')) {
       if (now < state.expiresAt) return void (await this.ctx.storage.setAlarm(state.expiresAt));
       await this.discard(state, 'expired');
@@ -531,15 +561,9 @@ export class UploadSession extends DurableObject<Bindings> {
 
   /** Staged segments read back from storage, then `tail`: one part's body. */
   private segmentsThen(client: S3Client, segments: Segment[], tail?: Uint8Array | ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-    const sources = segments.map((s) => () => this.readRange(client, { key: s.key, start: 0, end: s.size }));
+    const sources = segments.map((s) => () => readRange(client, { key: s.key, start: 0, end: s.size }));
     if (tail !== undefined) sources.push(async () => (tail instanceof ReadableStream ? tail : new Blob([tail]).stream()));
     return joinStreams(sources);
-  }
-
-  private async readRange(client: S3Client, range: { key: string; start: number; end: number }): Promise<ReadableStream<Uint8Array>> {
-    const read = await client.readObject(range.key, { start: range.start, end: range.end });
-    if (!read) throw new AppError('STORAGE_ERROR', `Bytes of this upload are missing from storage location "${client.location.name}"; the upload cannot be completed.`);
-    return read.body;
   }
 
   /**
@@ -593,11 +617,12 @@ export class UploadSession extends DurableObject<Bindings> {
    * client resending a byte. A partial upload stops at its object; a final one assembles its object
    * from its partial uploads' and hashes it afterwards.
    */
-  private async complete(state: State): Promise<void> {
+  private async complete(state: State, deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
     await this.adoptLegacyTail(state);
     const client = this.client(state);
     if (!state.assembled) {
-      await (state.concat === 'final' ? this.assembleFinal(state, client) : this.assemble(state, client));
+      if (state.concat !== 'final') await this.assemble(state, client);
+      else if (!(await this.assembleFinalStep(state, client, deadline))) return false;
       state.assembled = true;
       this.save(state);
       await client.deletePrefix(`${this.prefix()}staged-`).catch((error: Error) => this.leftOver(state, error));
@@ -606,14 +631,14 @@ export class UploadSession extends DurableObject<Bindings> {
       // Kept for a final upload until the upload expires (the alarm then removes it).
       state.status = 'completed';
       this.save(state);
-      return;
+      return true;
     }
     if (state.checksum === undefined) {
       state.checksum = state.concat === 'final' ? null : await this.checksum(state, client);
       this.save(state);
     }
     const deps = this.deps();
-    const head = state.concat === 'final' ? await this.finalHead(client, state) : concat(this.rows());
+    const head = state.concat === 'final' ? ((await client.readBytes(state.key as string, { start: 0, end: Math.min(HEAD_BYTES, state.offset) })) ?? new Uint8Array(0)) : concat(this.rows());
     const ingested = await learnStored(deps, client, { key: state.key as string, type: state.type as string, size: state.offset, checksum: state.checksum, head });
     const fields = { ...(state.fields as Parameters<typeof recordNewFile>[4]) };
     // The folder was checked when the upload was created; deleted since, the file lands at the root,
@@ -623,10 +648,19 @@ export class UploadSession extends DurableObject<Bindings> {
       ? await recordReplacement(deps, client, await requireFile(deps, state.fileId), ingested, fields)
       : await recordNewFile(deps, client, state.fileId, ingested, fields, state.uploadedBy);
     state.fileId = row.id;
-    for (const p of state.partials ?? []) await this.env.UPLOADS.get(this.env.UPLOADS.idFromString(p.id)).releasePartial(state.owner);
+    if (state.partials) await releasePartials(this.partial, this.claimant(state), state.partials, true);
     if (state.checksum === null) state.hashing = { hash: undefined };
     await this.end(state, 'completed', state.expiresAt);
     if (state.hashing) await this.ctx.storage.setAlarm(Date.now());
+    return true;
+  }
+
+  /** A final upload's object, as far as `deadline` allows (see assembleStep): true once complete. */
+  private async assembleFinalStep(state: State, client: S3Client, deadline: number): Promise<boolean> {
+    const partials = state.partials ?? [];
+    if (!state.key) await this.ensureKnown(state, await headOfPartials(client, partials, Math.min(HEAD_BYTES, state.offset)));
+    const assembly = { key: state.key as string, type: state.type as string, partials, length: state.offset, partSize: state.partSize, copyParts: state.copyParts !== false };
+    return assembleStep(client, assembly, this.ledger(state), deadline);
   }
 
   /** The object from the parts sent and the staged bytes (a deferred length, or bytes that came in pieces). */
@@ -654,67 +688,49 @@ export class UploadSession extends DurableObject<Bindings> {
   }
 
   /**
-   * A final upload's object: parts of P bytes over the concatenation of its partial uploads. A part
-   * within one partial upload is copied inside the store (UploadPartCopy with a byte range); a part
-   * spanning two, or any part on a store that cannot copy parts, streams through from ranged reads.
-   * Parts are recorded as they land, so a completion cut anywhere resumes at the next part.
+   * One step of a final upload's assembly, in its alarm: parts are copied until ASSEMBLY_STEP_MS has
+   * passed, then the next alarm goes on from the last part recorded (an eviction resumes the same
+   * way). A step that fails is retried a few times, then the upload fails: what it wrote goes, its
+   * partial uploads are released for another try, and HEAD answers the error.
    */
-  private async assembleFinal(state: State, client: S3Client): Promise<void> {
-    const partials = state.partials ?? [];
-    const length = state.offset;
-    if (!state.key) await this.ensureKnown(state, await this.finalHead(client, state));
-    const key = state.key as string;
-    const P = state.partSize;
-    if (length <= P) {
-      await this.holdLease(state, state.leaseUntil === undefined);
-      await client.putObject(key, joinStreams(rangesOf(partials, 0, length).map((r) => () => this.readRange(client, r))), { contentType: state.type as string, contentLength: length });
-      return;
+  private async assemblyStep(state: State): Promise<void> {
+    try {
+      if (!(await this.complete(state, Date.now() + ASSEMBLY_STEP_MS))) await this.ctx.storage.setAlarm(Date.now());
+    } catch (error) {
+      const failures = (state.assemblyFailures ?? 0) + 1;
+      const failure = error instanceof AppError ? error : new AppError('STORAGE_ERROR', 'The final upload could not be assembled from its partial uploads.');
+      log('warn', 'final upload: assembly step failed', { upload: this.ctx.id.toString(), attempt: failures, error: String(error) });
+      if (state.status !== 'active') return void (await this.discard(state, 'failed', failure));
+      if (failures < ASSEMBLY_ATTEMPTS) {
+        state.assemblyFailures = failures;
+        this.save(state);
+        return void (await this.ctx.storage.setAlarm(Date.now() + 1000 * 2 ** failures));
+      }
+      await this.discard(state, 'failed', failure);
     }
-    const uploadId = await this.multipartUpload(state);
-    const parts = this.partList();
-    for (let n = parts.length + 1; (n - 1) * P < length; n++) {
-      const start = (n - 1) * P;
-      const end = Math.min(n * P, length);
-      const ranges = rangesOf(partials, start, end);
-      const only = ranges.length === 1 ? ranges[0] : undefined;
-      const copy = only && client.location.uploadPartCopy && state.copyParts !== false;
-      let part = copy ? await client.uploadPartCopy(key, uploadId, n, only) : undefined;
-      if (copy && !part) {
+  }
+
+  /** The ledger of a final upload's assembly: its parts table, multipart upload and lease. */
+  private ledger(state: State): AssemblyLedger {
+    return {
+      parts: () => this.partList(),
+      record: (p) => void this.ctx.storage.sql.exec('INSERT OR REPLACE INTO parts (number, etag, size) VALUES (?, ?, ?)', p.partNumber, p.etag, p.size ?? 0),
+      uploadId: () => this.multipartUpload(state),
+      holdLease: () => this.holdLease(state),
+      copyRefused: () => {
         state.copyParts = false;
         this.save(state);
-      }
-      part ??= await client.uploadPart(key, uploadId, n, joinStreams(ranges.map((r) => () => this.readRange(client, r))), end - start);
-      this.ctx.storage.sql.exec('INSERT OR REPLACE INTO parts (number, etag, size) VALUES (?, ?, ?)', n, part.etag, end - start);
-      parts.push({ ...part, size: end - start });
-      await this.holdLease(state);
-    }
-    await client.completeMultipartUpload(key, uploadId, parts, { size: length, startedAt: state.s3StartedAt ?? 0 });
+      },
+      startedAt: () => state.s3StartedAt ?? 0,
+    };
   }
 
-  /** The first bytes of a final upload, read from its partial uploads' objects (or its own, once assembled). */
-  private async finalHead(client: S3Client, state: State): Promise<Uint8Array> {
-    const n = Math.min(HEAD_BYTES, state.offset);
-    if (state.assembled) return (await client.readBytes(state.key as string, { start: 0, end: n })) ?? new Uint8Array(0);
-    return new Uint8Array(await new Response(joinStreams(rangesOf(state.partials ?? [], 0, n).map((r) => () => this.readRange(client, r)))).arrayBuffer());
+  private claimant(state: State) {
+    return { owner: state.owner, finalId: this.ctx.id.toString() };
   }
 
-  /** The completed partial uploads a final upload is made of, in order: same owner and storage. */
-  private async partialsOf(owner: string, storage: string, ids: string[]): Promise<PartialInfo[]> {
-    const out: PartialInfo[] = [];
-    for (const id of ids) {
-      let stub: DurableObjectStub<UploadSession>;
-      try {
-        stub = this.env.UPLOADS.get(this.env.UPLOADS.idFromString(id));
-      } catch {
-        throw tusError(400, `Upload-Concat names an upload that does not exist (${id.slice(0, 16)}…).`);
-      }
-      const answer = await stub.describePartial(owner);
-      if (!answer.ok) throw tusError(400, `Upload-Concat: ${answer.message}`);
-      if (answer.value.storage !== storage) throw tusError(400, 'The partial uploads and the final upload must use the same storage location.');
-      out.push(answer.value);
-    }
-    return out;
-  }
+  /** The partial upload `id` as its final upload sees it (this upload is the final). */
+  private partial = (id: string): PartialUpload => this.env.UPLOADS.get(this.env.UPLOADS.idFromString(id));
 
   /** The SHA-256 of the whole upload: from the running hash, or (uploads from before it) by reading the object once. */
   private async checksum(state: State, client: S3Client): Promise<string> {
@@ -752,7 +768,7 @@ export class UploadSession extends DurableObject<Bindings> {
   private async hashObject(client: S3Client, key: string, size: number, hasher: ResumableSha256, deadline: number, saved?: (h: ResumableSha256) => void): Promise<ResumableSha256> {
     while (hasher.hashed < size && Date.now() < deadline) {
       const end = Math.min(size, hasher.hashed + HASH_READ);
-      const reader = (await this.readRange(client, { key, start: hasher.hashed, end })).getReader();
+      const reader = (await readRange(client, { key, start: hasher.hashed, end })).getReader();
       for (;;) {
         const next = await reader.read();
         if (next.done) break;
@@ -767,9 +783,9 @@ export class UploadSession extends DurableObject<Bindings> {
    * Ends an upload that will not complete: its multipart upload is aborted, its staged bytes (or a
    * partial upload's object) deleted, and an object it assembled but never recorded is deleted
    * (unless a record points to it after all). What cannot be removed now is left to the sweep, which
-   * this upload no longer holds back.
+   * this upload no longer holds back. A final upload's partial uploads are released for another try.
    */
-  private async discard(state: State, status: 'terminated' | 'expired'): Promise<void> {
+  private async discard(state: State, status: 'terminated' | 'expired' | 'failed', failure?: AppError): Promise<void> {
     const client = this.client(state);
     const leftOver = (error: Error) => this.leftOver(state, error);
     if (state.s3UploadId && state.key) await client.abortMultipartUpload(state.key, state.s3UploadId).catch(leftOver);
@@ -778,6 +794,8 @@ export class UploadSession extends DurableObject<Bindings> {
       const row = await this.deps().repo.get(state.fileId);
       if (row?.filenameDisk !== state.key) await client.deleteObject(state.key).catch(leftOver);
     }
+    if (state.partials && state.status === 'active') await releasePartials(this.partial, this.claimant(state), state.partials, false);
+    if (failure) state.failure = { code: failure.code, message: failure.message };
     await this.end(state, status, Date.now() + state.expirationMs);
   }
 
@@ -810,6 +828,7 @@ export class UploadSession extends DurableObject<Bindings> {
   private current(owner: string): State {
     const state = this.load();
     if (!state || state.owner !== owner) throw tusError(404, 'Upload not found.');
+    if (state.status === 'failed') throw new AppError(state.failure?.code ?? 'INTERNAL', `This final upload failed: ${state.failure?.message ?? 'its assembly did not finish'}`);
     if (state.status === 'terminated' || state.status === 'expired') throw tusError(410, `This upload was ${state.status}.`);
     if (state.status === 'active' && Date.now() >= state.expiresAt) throw tusError(410, 'This upload expired.');
     return state;
@@ -817,7 +836,7 @@ export class UploadSession extends DurableObject<Bindings> {
 
   private info(state: State, completedNow = false): UploadInfo {
     return {
-      offset: state.offset,
+      offset: state.concat === 'final' && state.status !== 'completed' ? undefined : state.offset,
       length: state.length,
       metadataHeader: state.metadataHeader,
       expiresAt: state.expiresAt,
@@ -867,9 +886,9 @@ export class UploadSession extends DurableObject<Bindings> {
   }
 
   private failure(error: unknown): Outcome<never> {
-    if (error instanceof AppError) return fail(error);
+    if (error instanceof AppError) return refusal(error);
     log('error', 'upload session: unexpected error', { upload: this.ctx.id.toString(), error: String(error) });
-    return fail(new AppError('INTERNAL', 'The upload failed unexpectedly; HEAD tells how much was stored.'));
+    return refusal(new AppError('INTERNAL', 'The upload failed unexpectedly; HEAD tells how much was stored.'));
   }
 }
 
@@ -885,17 +904,4 @@ async function refuseBody(body: ReadableStream<Uint8Array> | null, contentLength
   if (!body) return;
   if (contentLength === undefined || contentLength > DRAIN_LIMIT) return void (await body.cancel().catch(() => {}));
   await body.pipeTo(new WritableStream()).catch(() => {});
-}
-
-/** The pieces of bytes [start, end) of the concatenation of `partials`, as ranges of their objects. */
-function rangesOf(partials: PartialInfo[], start: number, end: number): { key: string; start: number; end: number }[] {
-  const out: { key: string; start: number; end: number }[] = [];
-  let at = 0;
-  for (const p of partials) {
-    const from = Math.max(start, at);
-    const to = Math.min(end, at + p.size);
-    if (from < to) out.push({ key: p.key, start: from - at, end: to - at });
-    at += p.size;
-  }
-  return out;
 }
