@@ -15,10 +15,22 @@ export async function keysBody(c: Context<AppEnv>): Promise<string[]> {
   return keys as string[];
 }
 
-/** Directus's list envelope: `{ data }`, with `meta` when total_count or filter_count was asked for. */
-export function listEnvelope<T>(data: T[], counts: { totalCount?: number; filterCount?: number }): { data: T[]; meta?: Record<string, number> } {
+/** Bytes of `value` as JSON (UTF-8): what a row adds to a list answer, comma included. */
+export function jsonBytes(value: unknown): number {
+  return new TextEncoder().encode(JSON.stringify(value)).byteLength + 1;
+}
+
+/**
+ * Directus's list envelope: `{ data }`, with `meta` when total_count or filter_count was asked for,
+ * and `meta.next_offset` when the page stopped early at its byte bound (QUERY_LIMITS.answerBytes).
+ */
+export function listEnvelope<T>(
+  data: T[],
+  counts: { totalCount?: number; filterCount?: number; nextOffset?: number },
+): { data: T[]; meta?: Record<string, number> } {
   const meta: Record<string, number> = {};
   if (counts.totalCount !== undefined) meta.total_count = counts.totalCount;
   if (counts.filterCount !== undefined) meta.filter_count = counts.filterCount;
+  if (counts.nextOffset !== undefined) meta.next_offset = counts.nextOffset;
   return Object.keys(meta).length > 0 ? { data, meta } : { data };
 }

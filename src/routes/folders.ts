@@ -5,7 +5,7 @@ import { type FolderField, isFolderField, toFolderRecord } from '../folders/reco
 import { createFolder, deleteFolder, requireFolder, updateFolder } from '../folders/service';
 import { parseQuery } from '../lib/query';
 import { requireAct } from '../middleware/auth';
-import { keysBody, listEnvelope } from './directus-shapes';
+import { jsonBytes, keysBody, listEnvelope } from './directus-shapes';
 import { jsonBody } from './json-body';
 import type { FolderRow } from '../db/schema';
 
@@ -21,7 +21,7 @@ function project(row: FolderRow, fields: FolderField[] | undefined) {
 
 foldersRoutes.get('/', requireAct('read'), async (c) => {
   const query = parseQuery(new URL(c.req.url).searchParams, isFolderField);
-  const result = await repo(c).list(query);
+  const result = await repo(c).list(query, (row) => jsonBytes(project(row, query.fields)));
   const data = result.rows.map((r) => project(r, query.fields));
   return c.json(listEnvelope(data, result));
 });
