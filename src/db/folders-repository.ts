@@ -1,4 +1,5 @@
-import { and, asc, count, eq, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { LOOKUP_BATCH } from './batches';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import type { FolderField } from '../folders/record';
 import type { Query } from '../lib/query';
@@ -61,14 +62,25 @@ export class FoldersRepository {
     return (await this.db.all(selfOrAncestor(ancestor, id))).length > 0;
   }
 
-  /** Deletes a folder, moving its files and subfolders to the root, in one transaction (a D1 batch). */
-  async delete(id: string): Promise<boolean> {
-    const [, , deleted] = await this.db.batch([
-      this.db.update(files).set({ folder: null }).where(eq(files.folder, id)),
-      this.db.update(folders).set({ parent: null }).where(eq(folders.parent, id)),
-      this.db.delete(folders).where(eq(folders.id, id)).returning({ id: folders.id }),
-    ]);
-    return deleted.length > 0;
+  /**
+   * Deletes folders, moving their files and subfolders to the root, in one transaction (a D1 batch,
+   * LOOKUP_BATCH ids a statement): a file or folder written into one of them meanwhile either lands
+   * before the batch (and is moved) or finds the folder gone. The number of folders deleted.
+   */
+  async delete(ids: string[]): Promise<number> {
+    const statements = [];
+    for (let i = 0; i < ids.length; i += LOOKUP_BATCH) {
+      const batch = ids.slice(i, i + LOOKUP_BATCH);
+      statements.push(
+        this.db.update(files).set({ folder: null }).where(inArray(files.folder, batch)),
+        this.db.update(folders).set({ parent: null }).where(inArray(folders.parent, batch)),
+        this.db.delete(folders).where(inArray(folders.id, batch)).returning({ id: folders.id }),
+      );
+    }
+    const [first, ...rest] = statements;
+    if (!first) return 0;
+    const results = await this.db.batch([first, ...rest]);
+    return results.reduce((n, r, i) => n + (i % 3 === 2 ? (r as unknown[]).length : 0), 0);
   }
 }
 

@@ -78,8 +78,11 @@ export async function updateFolder(repo: FoldersRepository, id: string, body: un
   throw invalid(`"parent" names no folder ("${parent}").`);
 }
 
-/** Deletes a folder; its files and subfolders move to the root (Directus). */
-export async function deleteFolder(repo: FoldersRepository, id: string): Promise<void> {
-  await requireFolder(repo, id);
-  await repo.delete(id);
+/**
+ * Deletes folders; their files and subfolders move to the root (Directus). All exist, or none goes
+ * (a 404 naming the first that does not); the deletion itself is one batch.
+ */
+export async function deleteFolders(repo: FoldersRepository, ids: string[]): Promise<void> {
+  for (const id of ids) await requireFolder(repo, id);
+  await repo.delete(ids);
 }

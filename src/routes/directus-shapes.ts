@@ -5,14 +5,18 @@ import { jsonBody } from './json-body';
 
 // Directus's request and response shapes that several collections share.
 
-/** The ids of a Directus batch delete: `["id", …]` or `{ "keys": ["id", …] }`. */
+/** Ids one batch delete may name: each file's delete is storage requests of its own. */
+export const MAX_KEYS = 100;
+
+/** The ids of a Directus batch delete: `["id", …]` or `{ "keys": ["id", …] }`, at most MAX_KEYS, each once. */
 export async function keysBody(c: Context<AppEnv>): Promise<string[]> {
   const body = await jsonBody(c);
   const keys = Array.isArray(body) ? body : (body as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) {
     throw new AppError('INVALID_PAYLOAD', 'Send the ids to delete as ["id", …] or { "keys": ["id", …] }.');
   }
-  return keys as string[];
+  if (keys.length > MAX_KEYS) throw new AppError('INVALID_PAYLOAD', `A batch delete may name at most ${MAX_KEYS} ids; send the rest in another request.`);
+  return [...new Set(keys as string[])];
 }
 
 /** Bytes of `value` as JSON (UTF-8): what a row adds to a list answer, comma included. */

@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono';
 import { FoldersRepository } from '../db/folders-repository';
 import type { AppEnv } from '../env';
 import { type FolderField, isFolderField, toFolderRecord } from '../folders/record';
-import { createFolder, deleteFolder, requireFolder, updateFolder } from '../folders/service';
+import { createFolder, deleteFolders, requireFolder, updateFolder } from '../folders/service';
 import { parseQuery } from '../lib/query';
 import { requireAct } from '../middleware/auth';
 import { jsonBytes, keysBody, listEnvelope } from './directus-shapes';
@@ -40,14 +40,12 @@ foldersRoutes.patch('/:id', requireAct('changeFolder'), async (c) => {
 });
 
 foldersRoutes.delete('/:id', requireAct('changeFolder'), async (c) => {
-  await deleteFolder(repo(c), c.req.param('id'));
+  await deleteFolders(repo(c), [c.req.param('id')]);
   return c.body(null, 204);
 });
 
 /** DELETE /folders with `["id", …]` or `{ "keys": ["id", …] }` (Directus): all exist, or none goes. */
 foldersRoutes.delete('/', requireAct('changeFolder'), async (c) => {
-  const keys = await keysBody(c);
-  for (const id of keys) await requireFolder(repo(c), id);
-  for (const id of keys) await deleteFolder(repo(c), id);
+  await deleteFolders(repo(c), await keysBody(c));
   return c.body(null, 204);
 });

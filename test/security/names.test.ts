@@ -67,6 +67,13 @@ describe('a name a client sets is refused with its character named', () => {
     });
   }
 
+  it('a token name (which becomes uploaded_by) is refused with any of them', async () => {
+    for (const [, name] of FORMS) {
+      const res = await api('/tokens', { method: 'POST', headers: json, body: JSON.stringify({ name, scope: 'upload' }) });
+      expect(await errorOf(res)).toEqual({ status: 400, code: 'INVALID_PAYLOAD', message: expect.stringContaining(codeOf(name)) });
+    }
+  });
+
   it('a description keeps tabs, line breaks and bidi marks, but not NUL or other controls', async () => {
     const text = 'line one\r\n\tline two \u200F\u05E9\u05DC\u05D5\u05DD';
     const ok = await api(`/files/${file.id}`, { method: 'PATCH', headers: json, body: JSON.stringify({ description: text }) });

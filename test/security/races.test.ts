@@ -137,3 +137,42 @@ describe('the folder count', () => {
     }
   });
 });
+
+describe('settings and batch deletes', () => {
+  it('two concurrent settings changes of different keys both land, 10 times', async () => {
+    const patchSettings = (body: unknown) => api('/settings', { method: 'PATCH', headers: json, body: JSON.stringify(body) });
+    try {
+      for (let round = 0; round < 10; round++) {
+        await patchSettings({ storage_asset_transform: 'all', storage_asset_presets: [] });
+        const key = `p${round}`;
+        const [a, b] = await Promise.all([patchSettings({ storage_asset_transform: 'presets' }), patchSettings({ storage_asset_presets: [{ key, width: 10 }] })]);
+        expect([a.status, b.status]).toEqual([200, 200]);
+        const now = ((await (await api('/settings')).json()) as { data: { storage_asset_transform: string; storage_asset_presets: { key: string }[] } }).data;
+        expect({ mode: now.storage_asset_transform, keys: now.storage_asset_presets.map((p) => p.key) }, `round ${round}`).toEqual({ mode: 'presets', keys: [key] });
+      }
+    } finally {
+      await patchSettings({ storage_asset_transform: 'all', storage_asset_presets: [] });
+    }
+  });
+
+  it('DELETE /folders: a listed folder moved under another listed one meanwhile still goes, and its files go to the root', async () => {
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = [await folder('del-a'), await folder('del-b')];
+      const child = await folder('del-child', a.id);
+      const up = await api('/files', { method: 'POST', body: form([{ name: 'd.txt', data: 'd', type: 'text/plain' }], { folder: child.id }) });
+      const { id } = ((await up.json()) as { data: FileJson }).data;
+      const [deleted] = await Promise.all([api('/folders', { method: 'DELETE', headers: json, body: JSON.stringify([a.id, b.id, child.id]) }), move(b.id, a.id)]);
+      expect(deleted.status).toBe(204);
+      for (const f of [a, b, child]) expect((await api(`/folders/${f.id}`)).status).toBe(404);
+      expect(((await (await api(`/files/${id}`)).json()) as { data: FileJson }).data.folder).toBeNull();
+    }
+  });
+
+  it('a batch delete names at most 100 ids', async () => {
+    const ids = Array.from({ length: 101 }, () => crypto.randomUUID());
+    for (const path of ['/folders', '/files']) {
+      const res = await api(path, { method: 'DELETE', headers: json, body: JSON.stringify(ids) });
+      expect(await errorOf(res)).toEqual({ status: 400, code: 'INVALID_PAYLOAD', message: 'A batch delete may name at most 100 ids; send the rest in another request.' });
+    }
+  });
+});
