@@ -89,9 +89,11 @@ function assertFits(name: string, text: string, maxBytes: number): void {
  * stored name carries them.
  */
 export function cleanName(raw: string, maxBytes: number = FIELD_MAX_BYTES.filename_download): string {
-  let clean = raw.replace(new RegExp(NAME_UNSAFE.source, 'gu'), '').trim();
-  while (utf8Length(clean) > maxBytes) clean = [...clean].slice(0, -1).join('');
-  return clean;
+  const clean = raw.replace(new RegExp(NAME_UNSAFE.source, 'gu'), '').trim();
+  const bytes = new TextEncoder().encode(clean);
+  if (bytes.byteLength <= maxBytes) return clean;
+  // Cut in bytes once; a character the cut splits decodes as U+FFFD and is dropped.
+  return new TextDecoder().decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD+$/, '');
 }
 
 /**

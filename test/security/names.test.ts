@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cleanName } from '../../src/files/fields';
 import { api, errorOf, type FileJson, form, tusMetadata, uploadFile } from '../helpers';
 
 /**
@@ -91,6 +92,13 @@ describe('a name a client sets is refused with its character named', () => {
 });
 
 describe('a name that came with the bytes is stored without those characters', () => {
+  it('cleanName strips, and cuts a long name to 255 bytes on a character boundary in one pass', () => {
+    expect(cleanName(' a\u202Eb\u0000c ')).toBe('abc');
+    const cut = cleanName('é'.repeat(200_000));
+    expect(cut).toBe('é'.repeat(127));
+    expect(cleanName(`${'x'.repeat(254)}€`)).toBe('x'.repeat(254));
+  });
+
   it('a multipart file part named with U+202E and controls', async () => {
     const stored = await uploadFile({ name: 'invoice\u202Egpj\u2066.\u0085exe', data: 'a', type: 'text/plain' });
     expect(stored.filename_download).toBe('invoicegpj.exe');
