@@ -22,6 +22,9 @@ function existingFolder(folder: string | null | undefined): { folder?: SQL } {
   return folder ? { folder: sql`(SELECT ${folders.id} FROM ${folders} WHERE ${folders.id} = ${folder})` } : {};
 }
 
+/** Columns a replacement fills from the new bytes only where the record has nothing. */
+type Fallback = 'description' | 'tags' | 'location';
+
 /** The D1 adapter for file records: SQL stays here, callers get rows. */
 export class FilesRepository {
   private readonly db: DrizzleD1Database;
@@ -68,10 +71,19 @@ export class FilesRepository {
     return listPage(this.db, files, query, column, SEARCHED, [asc(files.createdOn), asc(files.id)], sizeOf);
   }
 
-  async update(id: string, patch: Partial<NewFileRow>): Promise<FileRow | undefined> {
+  /**
+   * Updates a file's record. The `fallbacks` are written only where the stored column is null, as
+   * the statement finds it: a replacement's scraped description, tags and location never overwrite
+   * what a PATCH stored while the new bytes were uploading.
+   */
+  async update(id: string, patch: Partial<NewFileRow>, fallbacks: Partial<Pick<NewFileRow, Fallback>> = {}): Promise<FileRow | undefined> {
+    const kept: Partial<Record<Fallback, SQL>> = {};
+    for (const [name, value] of Object.entries(fallbacks) as [Fallback, unknown][]) {
+      if (value !== undefined && value !== null) kept[name] = sql`coalesce(${files[name]}, ${files[name].mapToDriverValue(value as never)})`;
+    }
     const [updated] = await this.db
       .update(files)
-      .set({ ...patch, ...existingFolder(patch.folder), modifiedOn: patch.modifiedOn ?? new Date().toISOString() })
+      .set({ ...patch, ...kept, ...existingFolder(patch.folder), modifiedOn: patch.modifiedOn ?? new Date().toISOString() })
       .where(eq(files.id, id))
       .returning();
     return updated;

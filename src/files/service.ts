@@ -258,12 +258,20 @@ export async function recordReplacement(
 ): Promise<FileRow> {
   const { id } = existing;
   const now = new Date().toISOString();
-  const updated = await deps.repo.update(id, {
-    ...fields,
-    ...learned(ingested, { ...fields, description: fields.description ?? existing.description, tags: fields.tags ?? existing.tags, location: fields.location ?? existing.location }),
-    uploadedOn: now,
-    modifiedOn: now,
-  });
+  const { description, tags, location, ...fromBytes } = learned(ingested, fields);
+  // Description, tags and location the client did not send stay as stored when the update lands
+  // (not as read before the upload, which a PATCH meanwhile may have changed); the new bytes'
+  // values fill only what is empty.
+  const given = (value: unknown) => value !== undefined;
+  const updated = await deps.repo.update(
+    id,
+    { ...fields, ...fromBytes, uploadedOn: now, modifiedOn: now },
+    {
+      ...(given(fields.description) ? {} : { description }),
+      ...(given(fields.tags) ? {} : { tags }),
+      ...(given(fields.location) ? {} : { location }),
+    },
+  );
   if (!updated) throw notFound(id);
   await deps.repo.forgetDerivatives(id);
   try {

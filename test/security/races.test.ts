@@ -176,3 +176,46 @@ describe('settings and batch deletes', () => {
     }
   });
 });
+
+describe('a replacement and a PATCH of the same file', () => {
+  it('a description, tags or location PATCHed while new bytes upload are kept when the replacement lands', async () => {
+    const file = ((await (await api('/files', { method: 'POST', body: form([{ name: 'v1.txt', data: 'v1', type: 'text/plain' }], { description: 'old', tags: '["old"]', location: 'old' }) })).json()) as { data: FileJson }).data;
+    const boundary = 'r3place';
+    const head = new TextEncoder().encode(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="v2.txt"\r\ncontent-type: text/plain\r\n\r\n`);
+    const tail = new TextEncoder().encode(`v2\r\n--${boundary}--\r\n`);
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    let sent = 0;
+    let asked = false;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === 0) controller.enqueue(head);
+        else if (sent === 1) {
+          asked = true;
+          await held;
+          controller.enqueue(tail);
+        } else controller.close();
+        sent++;
+      },
+    });
+    const { exports } = await import('cloudflare:workers');
+    const replacing = exports.default.fetch(
+      new Request(`http://assets.test/files/${file.id}`, {
+        method: 'PATCH',
+        body,
+        duplex: 'half',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, authorization: 'Bearer test-admin-token-0123456789' },
+      } as RequestInit),
+    );
+    // The replacement has read its part's head and waits for more bytes: its record was read.
+    while (!asked) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    const patched = await api(`/files/${file.id}`, { method: 'PATCH', headers: json, body: JSON.stringify({ description: 'new', tags: ['new'], location: 'new' }) });
+    expect(patched.status).toBe(200);
+    release();
+    expect((await replacing).status).toBe(200);
+    const now = ((await (await api(`/files/${file.id}`)).json()) as { data: FileJson }).data;
+    expect({ description: now.description, tags: now.tags, location: now.location }).toEqual({ description: 'new', tags: ['new'], location: 'new' });
+    expect(await (await api(`/assets/${file.id}`)).text()).toBe('v2');
+  });
+});
