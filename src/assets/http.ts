@@ -3,6 +3,8 @@
  * §13 and §14) and Content-Disposition (RFC 6266 with RFC 8187/5987 encoding). Pure functions.
  */
 
+import { cleanName } from '../files/fields';
+
 export interface Validators {
   /** A strong entity tag, quoted. */
   etag: string;
@@ -91,11 +93,12 @@ export function evaluateRange(headers: Headers, size: number, v: Validators): Ra
 /**
  * `inline` or `attachment` with the name twice: `filename="…"`, an ASCII fallback in which quotes,
  * backslashes, `%` and non-ASCII characters become `_`, and `filename*=UTF-8''…` percent-encoded.
- * Control characters (CR/LF among them) are dropped, so a hostile name can neither break the header
- * nor inject another.
+ * Control characters (CR/LF among them) and bidirectional formatting characters are dropped (see
+ * cleanName), so a hostile name can neither break the header, nor inject another, nor pass for
+ * another name: records stored before names were checked are served clean too.
  */
 export function contentDisposition(type: 'inline' | 'attachment', filename: string): string {
-  const clean = filename.replace(/[\u0000-\u001f\u007f]/g, '').trim() || 'file';
+  const clean = cleanName(filename, Number.POSITIVE_INFINITY) || 'file';
   const fallback = clean.replace(/[^\x20-\x7e]|["\\%]/g, '_');
   const encoded = encodeURIComponent(clean).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `${type}; filename="${fallback}"; filename*=UTF-8''${encoded}`;

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import type { TokenRow } from '../db/schema';
 import { TokensRepository } from '../db/tokens-repository';
 import { AppError } from '../errors/app-error';
+import { checkedName } from '../files/fields';
 import { hex, randomToken } from '../lib/bytes';
 
 export type Scope = 'read' | 'upload' | 'admin';
@@ -76,7 +77,8 @@ export async function createToken(db: D1Database, body: unknown): Promise<TokenJ
   const token = `ea_${randomToken(32)}`;
   const row = await new TokensRepository(db).insert({
     id: crypto.randomUUID(),
-    name: parsed.data.name,
+    // The name becomes files' `uploaded_by`: a name like any other (no control or bidi characters).
+    name: checkedName('name', parsed.data.name, Number.POSITIVE_INFINITY),
     scope: parsed.data.scope,
     tokenHash: await hashToken(token),
     expiresOn: parsed.data.expires_on ? new Date(parsed.data.expires_on).toISOString() : null,

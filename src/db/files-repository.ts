@@ -1,8 +1,8 @@
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { FileQuery } from '../lib/query';
-import { type ListPage, listPage } from './query-sql';
+import { type ListPage, listPage, type RowSize } from './query-sql';
 import { FILE_FIELDS, type FileField } from '../files/record';
 import { foundIn } from './batches';
 import { derivatives, type FileRow, files, folders, type NewFileRow } from './schema';
@@ -12,6 +12,18 @@ function column(field: FileField): SQLiteColumn {
 }
 
 const SEARCHED = [files.title, files.filenameDownload, files.description, files.tags];
+
+/**
+ * `folder` as the statement that writes it finds it: the id while that folder exists, null when it
+ * was deleted since the caller checked it (its files moved to the root, and so does this one). The
+ * check and the write are one statement, so no record can point to a deleted folder.
+ */
+function existingFolder(folder: string | null | undefined): { folder?: SQL } {
+  return folder ? { folder: sql`(SELECT ${folders.id} FROM ${folders} WHERE ${folders.id} = ${folder})` } : {};
+}
+
+/** Columns a replacement fills from the new bytes only where the record has nothing. */
+type Fallback = 'description' | 'tags' | 'location';
 
 /** The D1 adapter for file records: SQL stays here, callers get rows. */
 export class FilesRepository {
@@ -26,7 +38,7 @@ export class FilesRepository {
    * written by a completion whose answer was lost is found, not written twice.
    */
   async insertOnce(row: NewFileRow): Promise<FileRow> {
-    const [inserted] = await this.db.insert(files).values(row).onConflictDoNothing({ target: files.id }).returning();
+    const [inserted] = await this.db.insert(files).values({ ...row, ...existingFolder(row.folder) }).onConflictDoNothing({ target: files.id }).returning();
     return inserted ?? ((await this.get(row.id)) as FileRow);
   }
 
@@ -54,14 +66,24 @@ export class FilesRepository {
     return this.db.select().from(files).where(eq(files.privateHash, hash)).get();
   }
 
-  list(query: FileQuery): Promise<ListPage<FileRow>> {
-    return listPage(this.db, files, query, column, SEARCHED, [asc(files.createdOn), asc(files.id)]);
+  /** A page of records; `sizeOf` measures each as the answer will hold it (see listPage). */
+  list(query: FileQuery, sizeOf: RowSize<FileRow>): Promise<ListPage<FileRow>> {
+    return listPage(this.db, files, query, column, SEARCHED, [asc(files.createdOn), asc(files.id)], sizeOf);
   }
 
-  async update(id: string, patch: Partial<NewFileRow>): Promise<FileRow | undefined> {
+  /**
+   * Updates a file's record. The `fallbacks` are written only where the stored column is null, as
+   * the statement finds it: a replacement's scraped description, tags and location never overwrite
+   * what a PATCH stored while the new bytes were uploading.
+   */
+  async update(id: string, patch: Partial<NewFileRow>, fallbacks: Partial<Pick<NewFileRow, Fallback>> = {}): Promise<FileRow | undefined> {
+    const kept: Partial<Record<Fallback, SQL>> = {};
+    for (const [name, value] of Object.entries(fallbacks) as [Fallback, unknown][]) {
+      if (value !== undefined && value !== null) kept[name] = sql`coalesce(${files[name]}, ${files[name].mapToDriverValue(value as never)})`;
+    }
     const [updated] = await this.db
       .update(files)
-      .set({ ...patch, modifiedOn: patch.modifiedOn ?? new Date().toISOString() })
+      .set({ ...patch, ...kept, ...existingFolder(patch.folder), modifiedOn: patch.modifiedOn ?? new Date().toISOString() })
       .where(eq(files.id, id))
       .returning();
     return updated;

@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, ne, notInArray, or, type SQL, sql } from 'drizzle-orm';
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
-import type { Filter, Query } from '../lib/query';
+import { type Filter, type Query, QUERY_LIMITS } from '../lib/query';
 
 /** A collection's column for an API field name. */
 export type ColumnOf<F extends string> = (field: F) => SQLiteColumn;
@@ -21,9 +21,24 @@ export interface ListPage<Row> {
   rows: Row[];
   totalCount?: number;
   filterCount?: number;
+  /** Set when the page stopped early at QUERY_LIMITS.answerBytes: the offset of the next row. */
+  nextOffset?: number;
 }
 
-/** One page of `table` for a parsed Directus query: filter, search, sort, limit, offset, meta. */
+/** Bytes a row takes in the answer, as the caller will write it. */
+export type RowSize<Row> = (row: Row) => number;
+
+/**
+ * Rows read a statement at a time: a record is at most ~100 KiB (the field limits), so this bounds
+ * what one read holds, whatever `limit` is.
+ */
+const READ_CHUNK = 100;
+
+/**
+ * One page of `table` for a parsed Directus query: filter, search, sort, limit, offset, meta. Rows
+ * are read READ_CHUNK at a time and the page ends early, with `nextOffset`, before the row that
+ * would take the answer past QUERY_LIMITS.answerBytes (as `sizeOf` counts it).
+ */
 export async function listPage<T extends SQLiteTable, F extends string>(
   db: DrizzleD1Database,
   table: T,
@@ -31,10 +46,26 @@ export async function listPage<T extends SQLiteTable, F extends string>(
   column: ColumnOf<F>,
   searched: SQLiteColumn[],
   fallbackOrder: SQL[],
+  sizeOf: RowSize<T['$inferSelect']>,
 ): Promise<ListPage<T['$inferSelect']>> {
   const where = whereOf(query, column, searched);
-  const rows = await db.select().from(table as SQLiteTable).where(where).orderBy(...orderOf(query, column, fallbackOrder)).limit(query.limit).offset(query.offset);
-  const page: ListPage<T['$inferSelect']> = { rows: rows as T['$inferSelect'][] };
+  const order = orderOf(query, column, fallbackOrder);
+  const page: ListPage<T['$inferSelect']> = { rows: [] };
+  let bytes = 0;
+  reading: while (page.rows.length < query.limit) {
+    const want = Math.min(READ_CHUNK, query.limit - page.rows.length);
+    const offset = query.offset + page.rows.length;
+    const chunk = (await db.select().from(table as SQLiteTable).where(where).orderBy(...order).limit(want).offset(offset)) as T['$inferSelect'][];
+    for (const row of chunk) {
+      bytes += sizeOf(row);
+      if (bytes > QUERY_LIMITS.answerBytes && page.rows.length > 0) {
+        page.nextOffset = query.offset + page.rows.length;
+        break reading;
+      }
+      page.rows.push(row);
+    }
+    if (chunk.length < want) break;
+  }
   if (query.meta.totalCount) page.totalCount = (await db.select({ n: count() }).from(table as SQLiteTable).get())?.n ?? 0;
   if (query.meta.filterCount) page.filterCount = (await db.select({ n: count() }).from(table as SQLiteTable).where(where).get())?.n ?? 0;
   return page;

@@ -20,9 +20,18 @@ export class SettingsRepository {
     return { storage_asset_transform: row?.storageAssetTransform ?? 'all', storage_asset_presets: row?.storageAssetPresets ?? [] };
   }
 
-  async put(value: AssetSettings): Promise<AssetSettings> {
-    const row = { storageAssetTransform: value.storage_asset_transform, storageAssetPresets: value.storage_asset_presets, modifiedOn: new Date().toISOString() };
-    await this.db.insert(settings).values({ id: 1, ...row }).onConflictDoUpdate({ target: settings.id, set: row });
-    return value;
+  /**
+   * Writes the settings `patch` names, and only those, in one upsert, and returns the row as it
+   * then is: two concurrent changes of different settings both land (a read, merge and write of the
+   * whole row would lose one).
+   */
+  async put(patch: Partial<AssetSettings>): Promise<AssetSettings> {
+    const set = {
+      ...(patch.storage_asset_transform === undefined ? {} : { storageAssetTransform: patch.storage_asset_transform }),
+      ...(patch.storage_asset_presets === undefined ? {} : { storageAssetPresets: patch.storage_asset_presets }),
+      modifiedOn: new Date().toISOString(),
+    };
+    const [row] = await this.db.insert(settings).values({ id: 1, ...set }).onConflictDoUpdate({ target: settings.id, set }).returning();
+    return { storage_asset_transform: row?.storageAssetTransform ?? 'all', storage_asset_presets: row?.storageAssetPresets ?? [] };
   }
 }

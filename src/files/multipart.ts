@@ -2,12 +2,17 @@ import { Buffer } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { AppError } from '../errors/app-error';
+import { FORM_FIELD_MAX_BYTES, fieldMaxBytes } from './fields';
 
 export type FormPart =
   | { kind: 'field'; name: string; value: string }
   | { kind: 'file'; name: string; filename: string; mimeType: string; stream: ReadableStream<Uint8Array> };
 
-const FIELD_LIMITS = { fields: 100, fieldSize: 1024 * 1024, parts: 1100, headerPairs: 100 };
+/**
+ * busboy stops buffering a field when it reaches `fieldSize` and marks it truncated: one byte more
+ * than the longest limit, so that a field at its limit passes and any longer one is refused.
+ */
+const FIELD_LIMITS = { fields: 100, fieldSize: FORM_FIELD_MAX_BYTES + 1, parts: 1100, headerPairs: 100 };
 
 /**
  * The parts of a `multipart/form-data` body, in order, without buffering it: busboy (RFC 7578,
@@ -29,7 +34,8 @@ export async function* multipartParts(request: Request): AsyncGenerator<FormPart
 
   const queue = new PartQueue();
   parser.on('field', (name, value, info) => {
-    if (info.valueTruncated) queue.fail(new AppError('INVALID_PAYLOAD', `Field "${name}" is longer than ${FIELD_LIMITS.fieldSize} bytes.`));
+    const limit = fieldMaxBytes(name) ?? FORM_FIELD_MAX_BYTES;
+    if (info.valueTruncated) queue.fail(new AppError('INVALID_PAYLOAD', `"${name}" may be at most ${limit} bytes (UTF-8).`));
     else queue.push({ kind: 'field', name, value });
   });
   parser.on('file', (name, file, info) => {
@@ -40,30 +46,39 @@ export async function* multipartParts(request: Request): AsyncGenerator<FormPart
   parser.on('error', (error: Error) => queue.fail(new AppError('INVALID_PAYLOAD', `Malformed multipart/form-data: ${error.message}.`)));
   parser.on('close', () => queue.end());
 
-  const pumping = pump(request.body, parser).catch((error: unknown) => {
+  const reader = request.body.getReader();
+  const pumping = pump(reader, parser).catch((error: unknown) => {
     queue.fail(error instanceof AppError ? error : new AppError('INVALID_PAYLOAD', 'The request body ended unexpectedly.'));
     parser.destroy();
   });
   try {
     yield* queue;
   } finally {
-    await request.body.cancel().catch(() => {});
+    // The reader holds the body locked: it is what must be cancelled for a pending read to end.
+    // The parser is destroyed first, so a pump waiting for its `drain` wakes on `close` instead
+    // (a refused field used to leave it waiting for ever, and the request hung).
     parser.destroy();
+    await reader.cancel().catch(() => {});
     await pumping;
   }
 }
 
-/** Feeds the request body to busboy, honouring its backpressure. */
-async function pump(body: ReadableStream<Uint8Array>, parser: busboy.Busboy): Promise<void> {
-  const reader = body.getReader();
+/** Feeds the request body to busboy, honouring its backpressure, until the body or the parser ends. */
+async function pump(reader: ReadableStreamDefaultReader<Uint8Array>, parser: busboy.Busboy): Promise<void> {
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) break;
+    if (done || parser.destroyed) break;
     if (!parser.write(Buffer.from(value.buffer, value.byteOffset, value.byteLength))) {
-      await new Promise<void>((resolve) => parser.once('drain', resolve));
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          parser.off('drain', done).off('close', done);
+          resolve();
+        };
+        parser.on('drain', done).on('close', done);
+      });
     }
   }
-  parser.end();
+  if (!parser.destroyed) parser.end();
 }
 
 /**

@@ -8,7 +8,7 @@ import { log } from '../lib/log';
 import { storageFor } from '../storage';
 import type { S3Client } from '../storage/s3-client';
 import { MAX_BUFFERED_PART, type WriteTracking, writeStream } from '../storage/stream-writer';
-import type { FileFieldsPatch } from './fields';
+import { cleanName, type FileFieldsPatch, scrapedIfValid } from './fields';
 import { assertTypeAllowed, detectType, HEAD_BYTES, peek } from './inspect';
 import { type ScrapedMetadata, scrapeMetadata } from './metadata';
 import { titleFromFilename } from './record';
@@ -171,10 +171,10 @@ function learned(ingested: Ingested, fields: Partial<FileFieldsPatch>) {
     width: scraped.width ?? null,
     height: scraped.height ?? null,
     duration: scraped.duration ?? null,
-    description: fields.description ?? scraped.description ?? null,
-    tags: fields.tags ?? scraped.tags ?? null,
-    location: fields.location ?? scraped.location ?? null,
-    metadata: fields.metadata ?? scraped.metadata ?? null,
+    description: fields.description ?? scrapedIfValid('description', scraped.description) ?? null,
+    tags: fields.tags ?? scrapedIfValid('tags', scraped.tags) ?? null,
+    location: fields.location ?? scrapedIfValid('location', scraped.location) ?? null,
+    metadata: fields.metadata ?? scrapedIfValid('metadata', scraped.metadata) ?? null,
   };
 }
 
@@ -205,7 +205,9 @@ export async function recordNewFile(
   fields: Partial<FileFieldsPatch> & { filenameDownload: string },
   uploadedBy?: string | null,
 ): Promise<FileRow> {
-  const { filenameDownload } = fields;
+  // A name that came with the bytes (a part's file name, TUS `filename`, an imported URL) was not
+  // checked as a field: it is cleaned here, where every new record is written.
+  const filenameDownload = cleanName(fields.filenameDownload) || 'file';
   const now = new Date().toISOString();
   return deps.repo.insertOnce({
     ...fields,
@@ -213,7 +215,7 @@ export async function recordNewFile(
     id,
     storage: client.location.name,
     filenameDownload,
-    title: fields.title ?? ingested.scraped.title ?? titleFromFilename(filenameDownload),
+    title: fields.title ?? scrapedIfValid('title', ingested.scraped.title) ?? titleFromFilename(filenameDownload),
     access: fields.access ?? deps.config.files.defaultAccess,
     privateHash: newPrivateHash(),
     uploadedBy: uploadedBy ?? null,
@@ -256,12 +258,20 @@ export async function recordReplacement(
 ): Promise<FileRow> {
   const { id } = existing;
   const now = new Date().toISOString();
-  const updated = await deps.repo.update(id, {
-    ...fields,
-    ...learned(ingested, { ...fields, description: fields.description ?? existing.description, tags: fields.tags ?? existing.tags, location: fields.location ?? existing.location }),
-    uploadedOn: now,
-    modifiedOn: now,
-  });
+  const { description, tags, location, ...fromBytes } = learned(ingested, fields);
+  // Description, tags and location the client did not send stay as stored when the update lands
+  // (not as read before the upload, which a PATCH meanwhile may have changed); the new bytes'
+  // values fill only what is empty.
+  const given = (value: unknown) => value !== undefined;
+  const updated = await deps.repo.update(
+    id,
+    { ...fields, ...fromBytes, uploadedOn: now, modifiedOn: now },
+    {
+      ...(given(fields.description) ? {} : { description }),
+      ...(given(fields.tags) ? {} : { tags }),
+      ...(given(fields.location) ? {} : { location }),
+    },
+  );
   if (!updated) throw notFound(id);
   await deps.repo.forgetDerivatives(id);
   try {

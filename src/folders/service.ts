@@ -1,10 +1,18 @@
 import type { FoldersRepository } from '../db/folders-repository';
 import type { FolderRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
+import { checkedName } from '../files/fields';
 import { isUuid } from '../files/service';
 
 const invalid = (message: string) => new AppError('INVALID_PAYLOAD', message);
-const MAX_NAME = 255;
+/** Bytes (UTF-8) of a folder's name, as of a file's download name. */
+export const FOLDER_NAME_MAX_BYTES = 255;
+/**
+ * Folders one deployment may hold. Upload tokens may create folders (uploaders organise what they
+ * upload, as in Directus) but cannot rename or delete them: this bounds what one can leave behind
+ * (and what the page's folder tree and every folder list must carry) to ~2.5 MB of names.
+ */
+export const MAX_FOLDERS = 10_000;
 
 function notFound(id: string): AppError {
   return new AppError('NOT_FOUND', `Folder "${id}" doesn't exist.`);
@@ -25,8 +33,8 @@ async function parseFolderBody(repo: FoldersRepository, body: unknown, creating:
   const out: Partial<Pick<FolderRow, 'name' | 'parent'>> = {};
   for (const [key, value] of Object.entries(body)) {
     if (key === 'name') {
-      if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_NAME) throw invalid(`"name" must be a non-empty string of at most ${MAX_NAME} characters.`);
-      out.name = value;
+      if (typeof value !== 'string' || value.trim() === '') throw invalid(`"name" must be a non-empty string of at most ${FOLDER_NAME_MAX_BYTES} bytes.`);
+      out.name = checkedName('name', value, FOLDER_NAME_MAX_BYTES);
     } else if (key === 'parent') {
       if (value !== null && typeof value !== 'string') throw invalid('"parent" must be a folder id or null.');
       if (value !== null && !(isUuid(value) && (await repo.get(value)))) throw invalid(`"parent" names no folder ("${value}").`);
@@ -39,26 +47,42 @@ async function parseFolderBody(repo: FoldersRepository, body: unknown, creating:
   return out;
 }
 
+/** Creates a folder; the bound and the parent's existence are checked by the insert itself. */
 export async function createFolder(repo: FoldersRepository, body: unknown): Promise<FolderRow> {
   const fields = await parseFolderBody(repo, body, true);
-  return repo.insert({ id: crypto.randomUUID(), name: fields.name as string, parent: fields.parent ?? null });
+  const parent = fields.parent ?? null;
+  const inserted = await repo.insert({ id: crypto.randomUUID(), name: fields.name as string, parent }, MAX_FOLDERS);
+  if (inserted) return inserted;
+  if ((await repo.count()) >= MAX_FOLDERS) {
+    throw invalid(`A deployment may hold at most ${MAX_FOLDERS} folders: delete some before creating more.`);
+  }
+  throw invalid(`"parent" names no folder ("${parent}").`);
 }
 
-/** Renames or moves a folder; a folder cannot move into itself or below itself (no cycles). */
+/**
+ * Renames or moves a folder; a folder cannot move into itself or below itself (no cycles). The
+ * update checks this in the same statement (see FoldersRepository.update); what is read after a
+ * refusal only words the error.
+ */
 export async function updateFolder(repo: FoldersRepository, id: string, body: unknown): Promise<FolderRow> {
   const existing = await requireFolder(repo, id);
   const fields = await parseFolderBody(repo, body, false);
   if (Object.keys(fields).length === 0) return existing;
-  if (fields.parent && (await repo.isSelfOrAncestor(id, fields.parent))) {
-    throw invalid('A folder cannot be moved into itself or into one of its subfolders.');
-  }
   const updated = await repo.update(id, fields);
-  if (!updated) throw notFound(id);
-  return updated;
+  if (updated) return updated;
+  await requireFolder(repo, id);
+  const parent = fields.parent as string;
+  if (await repo.isSelfOrAncestor(id, parent)) {
+    throw invalid(`A folder cannot be moved into itself or into one of its subfolders: "${parent}" is inside "${id}", so the move would make a cycle.`);
+  }
+  throw invalid(`"parent" names no folder ("${parent}").`);
 }
 
-/** Deletes a folder; its files and subfolders move to the root (Directus). */
-export async function deleteFolder(repo: FoldersRepository, id: string): Promise<void> {
-  await requireFolder(repo, id);
-  await repo.delete(id);
+/**
+ * Deletes folders; their files and subfolders move to the root (Directus). All exist, or none goes
+ * (a 404 naming the first that does not); the deletion itself is one batch.
+ */
+export async function deleteFolders(repo: FoldersRepository, ids: string[]): Promise<void> {
+  for (const id of ids) await requireFolder(repo, id);
+  await repo.delete(ids);
 }

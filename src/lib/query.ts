@@ -62,6 +62,11 @@ export const QUERY_LIMITS = {
   offset: 1_000_000_000,
   /** Sort fields. */
   sort: 8,
+  /**
+   * Bytes of the records in one list answer (their JSON, UTF-8). A list stops before the row that
+   * would pass it (never before the first) and says where to go on with `meta.next_offset`.
+   */
+  answerBytes: 8 * 1024 * 1024,
 } as const;
 
 const invalid = (message: string) => new AppError('INVALID_QUERY', message);

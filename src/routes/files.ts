@@ -14,7 +14,7 @@ import { assertMayDo, hiddenFields } from '../auth/policy';
 import { dict, assertSafeKey } from '../lib/safe-keys';
 import { principal, requireAct } from '../middleware/auth';
 import { filesDeps, forgetAtEdge } from './assets';
-import { keysBody, listEnvelope } from './directus-shapes';
+import { jsonBytes, keysBody, listEnvelope } from './directus-shapes';
 import { jsonBody } from './json-body';
 
 export const filesRoutes = new Hono<AppEnv>();
@@ -101,7 +101,7 @@ filesRoutes.post('/import', requireAct('create'), async (c) => {
 filesRoutes.get('/', requireAct('read'), async (c) => {
   const hidden = await hiddenFor(c);
   const query = parseFileQuery(new URL(c.req.url).searchParams, hidden);
-  const result = await new FilesRepository(c.get('db')).list(query);
+  const result = await new FilesRepository(c.get('db')).list(query, (row) => jsonBytes(project(row, hidden, query.fields)));
   const data = result.rows.map((r) => project(r, hidden, query.fields));
   return c.json(listEnvelope(data, result));
 });

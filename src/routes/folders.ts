@@ -2,10 +2,10 @@ import { type Context, Hono } from 'hono';
 import { FoldersRepository } from '../db/folders-repository';
 import type { AppEnv } from '../env';
 import { type FolderField, isFolderField, toFolderRecord } from '../folders/record';
-import { createFolder, deleteFolder, requireFolder, updateFolder } from '../folders/service';
+import { createFolder, deleteFolders, requireFolder, updateFolder } from '../folders/service';
 import { parseQuery } from '../lib/query';
 import { requireAct } from '../middleware/auth';
-import { keysBody, listEnvelope } from './directus-shapes';
+import { jsonBytes, keysBody, listEnvelope } from './directus-shapes';
 import { jsonBody } from './json-body';
 import type { FolderRow } from '../db/schema';
 
@@ -21,7 +21,7 @@ function project(row: FolderRow, fields: FolderField[] | undefined) {
 
 foldersRoutes.get('/', requireAct('read'), async (c) => {
   const query = parseQuery(new URL(c.req.url).searchParams, isFolderField);
-  const result = await repo(c).list(query);
+  const result = await repo(c).list(query, (row) => jsonBytes(project(row, query.fields)));
   const data = result.rows.map((r) => project(r, query.fields));
   return c.json(listEnvelope(data, result));
 });
@@ -40,14 +40,12 @@ foldersRoutes.patch('/:id', requireAct('changeFolder'), async (c) => {
 });
 
 foldersRoutes.delete('/:id', requireAct('changeFolder'), async (c) => {
-  await deleteFolder(repo(c), c.req.param('id'));
+  await deleteFolders(repo(c), [c.req.param('id')]);
   return c.body(null, 204);
 });
 
 /** DELETE /folders with `["id", …]` or `{ "keys": ["id", …] }` (Directus): all exist, or none goes. */
 foldersRoutes.delete('/', requireAct('changeFolder'), async (c) => {
-  const keys = await keysBody(c);
-  for (const id of keys) await requireFolder(repo(c), id);
-  for (const id of keys) await deleteFolder(repo(c), id);
+  await deleteFolders(repo(c), await keysBody(c));
   return c.body(null, 204);
 });

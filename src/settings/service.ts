@@ -55,8 +55,8 @@ export async function updateAssetSettings(db: D1Database, body: unknown, limits:
     const where = issue?.path.length ? `"${issue.path.join('.')}"` : 'the body';
     throw new AppError('INVALID_PAYLOAD', `Invalid settings: ${where} ${issue?.message ?? 'is malformed'}.`);
   }
-  const current = await new SettingsRepository(db).get();
-  const presets = (parsed.data.storage_asset_presets === undefined ? current.storage_asset_presets : (parsed.data.storage_asset_presets ?? [])) as AssetPreset[];
+  const given = parsed.data.storage_asset_presets;
+  const presets = (given === undefined ? [] : (given ?? [])) as AssetPreset[];
   const keys = new Set<string>();
   for (const p of presets) {
     if (keys.has(p.key)) throw new AppError('INVALID_PAYLOAD', `Preset key "${p.key}" is used twice.`);
@@ -67,9 +67,10 @@ export async function updateAssetSettings(db: D1Database, body: unknown, limits:
     }
     if (p.transforms) checkTransforms(p.transforms, maxOperations, (message) => new AppError('INVALID_PAYLOAD', `Preset "${p.key}": ${message}`));
   }
+  // Only what the body names is written, in one statement (see SettingsRepository.put).
   const value = await new SettingsRepository(db).put({
-    storage_asset_transform: parsed.data.storage_asset_transform ?? current.storage_asset_transform,
-    storage_asset_presets: presets,
+    ...(parsed.data.storage_asset_transform === undefined ? {} : { storage_asset_transform: parsed.data.storage_asset_transform }),
+    ...(given === undefined ? {} : { storage_asset_presets: presets }),
   });
   return remember(value, db);
 }
