@@ -60,6 +60,19 @@ export async function newToken(scope: 'read' | 'upload' | 'admin', extra: Record
   return { ...((await res.json()) as { data: { id: string; token: string } }).data, name };
 }
 
+/**
+ * HEAD on a final TUS upload (concatenation) until it has an offset — its alarm assembled it — or
+ * answers an error: the answer that ended the wait.
+ */
+export async function untilAssembled(path: string): Promise<Response> {
+  for (let i = 0; i < 600; i++) {
+    const res = await api(path, { method: 'HEAD', headers: { 'tus-resumable': '1.0.0' } });
+    if (res.status !== 200 || res.headers.has('upload-offset')) return res;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${path} never finished`);
+}
+
 const base64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
 
 /** An Upload-Metadata header (TUS): `key base64(value)` pairs. */

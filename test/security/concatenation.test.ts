@@ -1,6 +1,6 @@
 import { env, evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { api, bytes, errorOf, sha256, testClient, tusMetadata } from '../helpers';
+import { api, bytes, errorOf, sha256, testClient, tusMetadata, untilAssembled } from '../helpers';
 
 /**
  * TUS concatenation bounded and atomic: a partial upload is used by one final upload exactly once
@@ -28,16 +28,6 @@ function final(list: string[], filename = 'joined.bin'): Promise<Response> {
   return api('/files/tus', { method: 'POST', headers: { ...TUS, 'upload-concat': `final;${list.join(' ')}`, 'upload-metadata': tusMetadata({ filename }) } });
 }
 
-/** HEAD until the final upload has an offset (assembled) or answers an error. */
-async function settled(path: string): Promise<Response> {
-  for (let i = 0; i < 600; i++) {
-    const res = await head(path);
-    if (res.status !== 200 || res.headers.has('upload-offset')) return res;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${path} never finished`);
-}
-
 async function storedSha(fileId: string): Promise<string> {
   const res = await api(`/assets/${fileId}`);
   expect(res.status).toBe(200);
@@ -50,7 +40,7 @@ const fileCount = async () => env.DB.prepare('SELECT count(*) AS n FROM files').
 async function expectFree(path: string, data: Uint8Array): Promise<void> {
   const res = await final([path]);
   expect(res.status, await res.clone().text()).toBe(201);
-  const done = await settled(new URL(res.headers.get('location') as string).pathname);
+  const done = await untilAssembled(new URL(res.headers.get('location') as string).pathname);
   expect(done.status).toBe(200);
   expect(await storedSha(done.headers.get('directus-file-id') as string)).toBe(await sha256(data));
 }
@@ -107,7 +97,7 @@ describe('concurrent finals naming one partial', () => {
       expect(err.message).toMatch(/already used by another final upload|terminated/);
     }
     const winner = won[0] as { r: Response; i: number };
-    const done = await settled(new URL(winner.r.headers.get('location') as string).pathname);
+    const done = await untilAssembled(new URL(winner.r.headers.get('location') as string).pathname);
     expect(done.status).toBe(200);
     const expected = new Uint8Array([...shared, ...(own[winner.i] as Uint8Array)]);
     expect(await storedSha(done.headers.get('directus-file-id') as string)).toBe(await sha256(expected));
@@ -156,7 +146,7 @@ describe('bounds before any copy', () => {
     const path = new URL(res.headers.get('location') as string).pathname;
     // An eviction while it assembles costs nothing: the next alarm resumes from the last part recorded.
     await evictDurableObject(env.UPLOADS.get(env.UPLOADS.idFromString(idOf(path))));
-    const done = await settled(path);
+    const done = await untilAssembled(path);
     expect(done.headers.get('upload-offset')).toBe(String(14 * MiB));
     expect(await storedSha(done.headers.get('directus-file-id') as string)).toBe(await sha256(new Uint8Array([...(pieces[0] as Uint8Array), ...(pieces[1] as Uint8Array)])));
   });
@@ -177,7 +167,7 @@ describe('assembly outside the request', () => {
     expect(first.status).toBe(200);
     expect(first.headers.get('upload-length')).toBe(String(length));
     expect(first.headers.get('upload-concat')).toMatch(/^final;/);
-    const done = await settled(path);
+    const done = await untilAssembled(path);
     expect(done.status).toBe(200);
     expect(done.headers.get('upload-offset')).toBe(String(length));
     expect(done.headers.get('upload-length')).toBe(String(length));
@@ -202,7 +192,7 @@ describe('assembly outside the request', () => {
     const res = await final([pg, pl]);
     expect(res.status, await res.clone().text()).toBe(201);
     const path = new URL(res.headers.get('location') as string).pathname;
-    const failed = await settled(path);
+    const failed = await untilAssembled(path);
     expect(failed.status).toBe(502);
     const err = await errorOf(await api(path, { headers: TUS }));
     expect(err).toMatchObject({ status: 502, code: 'STORAGE_ERROR' });

@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
-import { api, bytes, type FileJson, sha256, testClient } from '../helpers';
+import { api, bytes, type FileJson, sha256, testClient, untilAssembled } from '../helpers';
 
 /**
  * The sweep judges liveness by the server's clock: a trigger that claims a time in the future (under
@@ -69,10 +69,12 @@ describe('a forged trigger time does not expire live uploads', () => {
 
       const final = await api('/files/tus', { method: 'POST', headers: { ...TUS, 'upload-concat': `final;${a} ${b}` } });
       expect(final.status, await final.clone().text()).toBe(201);
+      const done = await untilAssembled(new URL(final.headers.get('location') as string).pathname);
+      expect(done.status).toBe(200);
       const whole = new Uint8Array(70);
       whole.set(first);
       whole.set(second, 40);
-      expect(await stored(final.headers.get('directus-file-id'))).toBe(await sha256(whole));
+      expect(await stored(done.headers.get('directus-file-id'))).toBe(await sha256(whole));
     });
   }
 });
