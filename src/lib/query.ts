@@ -84,6 +84,7 @@ export function parseFileQuery(params: URLSearchParams, hidden: ReadonlySet<File
  * wherever they are named.
  */
 export function parseQuery<F extends string>(params: URLSearchParams, known: (name: string) => name is F, hidden: ReadonlySet<F> = new Set()): Query<F> {
+  refuseUnsupported(params);
   const field = (name: string, where: string): F => {
     if (!known(name)) throw invalid(`Unknown field "${name}" in ${where}.`);
     if (hidden.has(name)) throw new AppError('FORBIDDEN', `Field "${name}" needs the admin scope (in ${where}).`);
@@ -127,6 +128,22 @@ export function parseQuery<F extends string>(params: URLSearchParams, known: (na
     fields,
     meta: { totalCount: meta.includes('total_count') || meta.includes('*'), filterCount: meta.includes('filter_count') || meta.includes('*') },
   };
+}
+
+/**
+ * Query parameters Directus defines that this API does not carry out. Ignoring one would answer
+ * something else than was asked (an `aggregate` answered with the plain list looks like data), so
+ * each is a 400 naming it, in the plain or the bracket form (`aggregate[count]=*`, `groupBy[]=type`).
+ */
+const UNSUPPORTED_PARAMETERS = ['aggregate', 'groupBy', 'deep', 'alias', 'export', 'version', 'versionRaw', 'backlink'];
+
+function refuseUnsupported(params: URLSearchParams): void {
+  for (const key of params.keys()) {
+    const name = /^[^[]*/.exec(key)?.[0] ?? key;
+    if (UNSUPPORTED_PARAMETERS.includes(name)) {
+      throw invalid(`The query parameter "${name}" is not supported by this API (Directus defines it; this server does not carry it out). Leave it out.`);
+    }
+  }
 }
 
 function integer(params: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
