@@ -239,7 +239,10 @@ export async function replaceFile(
   const existing = await requireFile(deps, id);
   const client = storageFor(deps.config, existing.storage);
   const ingested = await ingest(deps, client, (ext) => replacementKey(id, ext), file);
-  return removedOnFailure(client, ingested.key, () => recordReplacement(deps, client, existing, ingested, fields));
+  // The new bytes bring their own name unless the form sets one (Directus): `?download` of a PNG
+  // that replaced sunset.jpg is not named sunset.jpg.
+  const named = { ...fields, filenameDownload: fields.filenameDownload ?? file.filename };
+  return removedOnFailure(client, ingested.key, () => recordReplacement(deps, client, existing, ingested, named));
 }
 
 /**
@@ -259,13 +262,16 @@ export async function recordReplacement(
   const { id } = existing;
   const now = new Date().toISOString();
   const { description, tags, location, ...fromBytes } = learned(ingested, fields);
+  // A name that came with the bytes (a file part's, TUS `filename`) is cleaned as a new file's is;
+  // one that cleans to nothing keeps the old name.
+  const filenameDownload = fields.filenameDownload === undefined ? undefined : cleanName(fields.filenameDownload) || existing.filenameDownload;
   // Description, tags and location the client did not send stay as stored when the update lands
   // (not as read before the upload, which a PATCH meanwhile may have changed); the new bytes'
   // values fill only what is empty.
   const given = (value: unknown) => value !== undefined;
   const updated = await deps.repo.update(
     id,
-    { ...fields, ...fromBytes, uploadedOn: now, modifiedOn: now },
+    { ...fields, ...(filenameDownload === undefined ? {} : { filenameDownload }), ...fromBytes, uploadedOn: now, modifiedOn: now },
     {
       ...(given(fields.description) ? {} : { description }),
       ...(given(fields.tags) ? {} : { tags }),

@@ -116,6 +116,19 @@ describe('GET/PATCH/DELETE /files/:id', () => {
     expect(await (await api(`/assets/${file.id}`)).text()).toBe('version three');
   });
 
+  it('a replacement takes the new upload\'s name and type unless the form sets the name', async () => {
+    const file = await uploadFile({ name: 'sunset.jpg', data: 'jpeg bytes' });
+    const replaced = await api(`/files/${file.id}`, { method: 'PATCH', body: form([{ name: 'sunset-v2.png', data: 'png bytes', type: 'image/png' }]) });
+    expect(((await replaced.json()) as { data: FileJson }).data).toMatchObject({ filename_download: 'sunset-v2.png', type: 'image/png' });
+    const download = await api(`/assets/${file.id}?download`);
+    expect(download.headers.get('content-type')).toBe('image/png');
+    expect(download.headers.get('content-disposition')).toContain('sunset-v2.png');
+    await download.arrayBuffer();
+
+    const named = await api(`/files/${file.id}`, { method: 'PATCH', body: form([{ name: 'upload.bin', data: 'more bytes' }], { filename_download: 'kept-name.png' }) });
+    expect(((await named.json()) as { data: FileJson }).data.filename_download).toBe('kept-name.png');
+  });
+
   it('deletes the original, its derivatives and the record', async () => {
     const file = await uploadFile({ name: 'gone.txt', data: 'bye' });
     await client.putObject(`generated/${file.id}/a.webp`, new Uint8Array([1]));
