@@ -136,7 +136,8 @@ async function produce(
   );
   const reserved = await budget?.reserve();
   const remembered = await remembering;
-  if (reserved === 'new' && ('error' in remembered || remembered.refusal)) await budget?.release();
+  // A remembered refusal keeps its variant's place (see below); only a failed lookup gives it back.
+  if (reserved === 'new' && 'error' in remembered) await budget?.release();
   if ('error' in remembered) throw remembered.error;
   if (remembered.refusal) return { refused: remembered.refusal };
   if (reserved === 'full') {
@@ -183,9 +184,13 @@ async function produce(
     return transformImage(source, header, t, config.assets.maxPixels, config.assets.maxPasses);
   })().catch(async (error: unknown) => {
     if (streamed && !streamed.stream.locked) await streamed.stream.cancel().catch(() => {});
-    if (reserved === 'new') await budget?.release().catch(() => {});
     const refused = reading.failed ? undefined : refusalOf(error);
-    if (!refused) throw error;
+    if (!refused) {
+      if (reserved === 'new') await budget?.release().catch(() => {});
+      throw error;
+    }
+    // A remembered refusal is an object under generated/ like a derivative, so it keeps its place in
+    // ASSETS_TRANSFORM_MAX_VARIANTS: otherwise anyone could write one per refused size without bound.
     waitUntil(storeRefusal(config, client, key, refused));
     return { refused };
   });

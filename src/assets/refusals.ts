@@ -25,14 +25,29 @@ const REMEMBERED = new Set<ErrorCode>(['UNPROCESSABLE_IMAGE', 'INVALID_QUERY']);
 /** How long an edge location answers a refusal without asking storage: short, as the record in storage is the lasting one. */
 export const EDGE_REFUSAL_SECONDS = 600;
 
+/**
+ * Whether a refusal depends on the file alone. A decoder that ran out of memory — a WebAssembly heap
+ * that could not grow, an allocation refused (RangeError), an Emscripten abort (RuntimeError) — may
+ * have failed for the isolate's sake, under another job's pressure, not the file's: remembered, a
+ * valid image would stay refused until it changed. Such a failure is decided again next time, within
+ * the budgets; a codec's report of bad data, and the engine's own checks, are remembered.
+ */
+function dependsOnFileAlone(error: AppError): boolean {
+  const cause = error.cause;
+  return !(cause instanceof RangeError || cause instanceof WebAssembly.RuntimeError);
+}
+
 export function refusalOf(error: unknown): Refusal | undefined {
-  return error instanceof AppError && REMEMBERED.has(error.code) ? { code: error.code, message: error.message } : undefined;
+  return error instanceof AppError && REMEMBERED.has(error.code) && dependsOnFileAlone(error) ? { code: error.code, message: error.message } : undefined;
 }
 
 export const refusalError = (r: Refusal) => new AppError(r.code, r.message);
 
-/** The limits a refusal was made under: raising them (or changing the engine) makes it be tried again. */
-const limitsOf = (config: Config) => `${config.assets.engine}/${config.assets.maxPixels}/${config.assets.maxPasses}`;
+/** Raised when a change of the engine's code could turn a refusal into an image. */
+const REFUSAL_VERSION = 1;
+
+/** The limits a refusal was made under: raising them, or changing the engine, makes it be tried again. */
+const limitsOf = (config: Config) => `${REFUSAL_VERSION}/${config.assets.engine}/${config.assets.maxPixels}/${config.assets.maxPasses}`;
 
 export const refusalKey = (derivativeKey: string) => derivativeKey.replace(/\.[a-z]+$/, '.refused');
 

@@ -88,7 +88,9 @@ export async function serveAsset(r: AssetRequest): Promise<Response> {
   const audience: Audience = viaHash || isPrivate ? 'proven' : 'anyone';
   const print = await fingerprint(config, row);
   if (hit) {
-    if (hit.meta.fingerprint === print && hit.audience === audience) {
+    // A refusal is not renewed at the edge: past its check it is dropped, and the copy in storage,
+    // which knows the limits it was made under, answers (or a raised limit lets the variant be made).
+    if (hit.meta.fingerprint === print && hit.audience === audience && !hit.meta.refused) {
       r.waitUntil(edge.refresh(hit, readAt));
       return answerFromEdge(config, edge, hit, options(isPrivate || viaHash));
     }

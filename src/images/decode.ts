@@ -32,8 +32,9 @@ export async function decodeImage(bytes: Uint8Array, header: Dimensions, extent:
   let pixels: Pixels;
   try {
     pixels = await byFormat(bytes, header, scale);
-  } catch {
-    throw new AppError('UNPROCESSABLE_IMAGE', `The ${header.format.toUpperCase()} file could not be decoded.`);
+  } catch (error) {
+    // Its cause tells a codec's report of bad data from a heap that could not grow (see refusalOf).
+    throw new AppError('UNPROCESSABLE_IMAGE', `The ${header.format.toUpperCase()} file could not be decoded.`, { cause: error });
   }
   // The decoded size was checked before decoding: a decoder that disagrees with it is not trusted.
   const most = (n: number) => Math.ceil((n * scale) / 8);

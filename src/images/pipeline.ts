@@ -251,7 +251,9 @@ async function reducedPng(source: Uint8Array | StreamedSource, header: Dimension
     });
   } catch (error) {
     if (error instanceof AppError) throw error;
-    throw unprocessable(error instanceof PngLimitError ? error.message : 'The PNG file could not be decoded.');
+    if (error instanceof PngLimitError) throw unprocessable(error.message);
+    // Its cause tells a report of bad data from an allocation that failed (see refusalOf).
+    throw new AppError('UNPROCESSABLE_IMAGE', 'The PNG file could not be decoded.', { cause: error });
   }
   return new PhotonImage(decoded.data, decoded.width, decoded.height);
 }

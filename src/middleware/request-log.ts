@@ -14,7 +14,7 @@ const SLOW_MS = 1000;
  *
  * Edge-cache hits are the bulk of the traffic and the cheapest answers: a line for each cost a third
  * of their throughput under `wrangler dev`, and Workers Logs records every invocation's status,
- * path and duration anyway. So a hit that was fast and needed no retry is logged at LOG_SAMPLE_RATE;
+ * path and duration anyway. So a hit that succeeded fast with no retry is logged at LOG_SAMPLE_RATE;
  * errors, misses, writes, slow requests and storage retries always are.
  */
 export function requestLog() {
@@ -24,7 +24,7 @@ export function requestLog() {
     await withLogScope(scope, async () => {
       await next();
       const durationMs = Date.now() - started;
-      const routine = c.res.headers.get('x-cache') === 'HIT-EDGE' && durationMs < SLOW_MS && scope.storageRetries === 0;
+      const routine = c.res.status < 400 && c.res.headers.get('x-cache') === 'HIT-EDGE' && durationMs < SLOW_MS && scope.storageRetries === 0;
       // Config is missing when it failed to parse: that request is an error, logged in full.
       if (routine && Math.random() >= (c.get('config')?.log.sampleRate ?? 1)) return;
       log(c.res.status >= 500 ? 'error' : 'info', 'request', {

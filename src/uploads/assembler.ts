@@ -73,8 +73,9 @@ export interface Claimant {
 export async function claimPartials(partial: (id: string) => PartialUpload, claimant: Claimant, storage: string, ids: string[]): Promise<PartialInfo[]> {
   const out: PartialInfo[] = [];
   for (let i = 0; i < ids.length; i += CLAIMS_AT_ONCE) {
-    const answers = await Promise.all(
-      ids.slice(i, i + CLAIMS_AT_ONCE).map((id): Promise<Outcome<PartialInfo>> => {
+    const batch = ids.slice(i, i + CLAIMS_AT_ONCE);
+    const answers = await Promise.allSettled(
+      batch.map((id): Promise<Outcome<PartialInfo>> => {
         try {
           return partial(id).claimPartial(claimant.owner, claimant.finalId);
         } catch {
@@ -82,8 +83,18 @@ export async function claimPartials(partial: (id: string) => PartialUpload, clai
         }
       }),
     );
-    for (const a of answers) if (a.ok) out.push(a.value);
-    const refused = answers.find((a) => !a.ok) ?? (out.some((p) => p.storage !== storage) ? refusal(tusError(400, 'The partial uploads and the final upload must use the same storage location.')) : undefined);
+    for (const a of answers) if (a.status === 'fulfilled' && a.value.ok) out.push(a.value.value);
+    const lost = answers.findIndex((a) => a.status === 'rejected');
+    if (lost !== -1) {
+      // A call that failed (an object reset, an overloaded one) may have claimed before its answer
+      // was lost: released too (a release by another final's claimant changes nothing), or it would
+      // stay claimed by a final that does not exist.
+      const unknown = batch.filter((_, j) => answers[j]?.status === 'rejected').map((id) => ({ id }));
+      await releasePartials(partial, claimant, [...out, ...unknown], false);
+      throw (answers[lost] as PromiseRejectedResult).reason;
+    }
+    const settled = answers.map((a) => (a as PromiseFulfilledResult<Outcome<PartialInfo>>).value);
+    const refused = settled.find((a) => !a.ok) ?? (out.some((p) => p.storage !== storage) ? refusal(tusError(400, 'The partial uploads and the final upload must use the same storage location.')) : undefined);
     if (refused && !refused.ok) {
       await releasePartials(partial, claimant, out, false);
       const status = refused.code === 'UPLOAD_CONFLICT' ? 409 : refused.code === 'UPLOAD_GONE' ? 410 : 400;
@@ -94,7 +105,7 @@ export async function claimPartials(partial: (id: string) => PartialUpload, clai
 }
 
 /** Releases a final upload's claims on `partials`: used up (their objects deleted), or free again. */
-export async function releasePartials(partial: (id: string) => PartialUpload, claimant: Claimant, partials: PartialInfo[], used: boolean): Promise<void> {
+export async function releasePartials(partial: (id: string) => PartialUpload, claimant: Claimant, partials: Pick<PartialInfo, 'id'>[], used: boolean): Promise<void> {
   for (let i = 0; i < partials.length; i += CLAIMS_AT_ONCE) {
     await Promise.all(partials.slice(i, i + CLAIMS_AT_ONCE).map((p) => partial(p.id).releasePartial(claimant.owner, claimant.finalId, used)));
   }

@@ -695,11 +695,21 @@ export class UploadSession extends DurableObject<Bindings> {
    */
   private async assemblyStep(state: State): Promise<void> {
     try {
-      if (!(await this.complete(state, Date.now() + ASSEMBLY_STEP_MS))) await this.ctx.storage.setAlarm(Date.now());
+      // Alive while it assembles: its expiry (and, once done, how long HEAD still answers with the
+      // file id) runs from the latest step, not from its creation, however long the assembly takes.
+      state.expiresAt = Date.now() + state.expirationMs;
+      if (!(await this.complete(state, Date.now() + ASSEMBLY_STEP_MS))) {
+        // A step that made progress starts the count of failed attempts again.
+        state.assemblyFailures = 0;
+        this.save(state);
+        await this.ctx.storage.setAlarm(Date.now());
+      }
     } catch (error) {
       const failures = (state.assemblyFailures ?? 0) + 1;
       const failure = error instanceof AppError ? error : new AppError('STORAGE_ERROR', 'The final upload could not be assembled from its partial uploads.');
       log('warn', 'final upload: assembly step failed', { upload: this.ctx.id.toString(), attempt: failures, error: String(error) });
+      // A file already recorded is not undone by what failed after it (its checksum's alarm, say).
+      if (state.status === 'completed') return;
       if (state.status !== 'active') return void (await this.discard(state, 'failed', failure));
       if (failures < ASSEMBLY_ATTEMPTS) {
         state.assemblyFailures = failures;
