@@ -2,16 +2,26 @@ import { and, asc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { FileQuery } from '../lib/query';
-import { type ListPage, listPage, type RowSize } from './query-sql';
+import type { Aggregation } from '../lib/query-aggregate';
+import { type AggregateRow, aggregatePage } from './aggregate-sql';
+import { type CollectionTable, folderChain, type ListPage, type Listed, listPage, type RowSize } from './query-sql';
 import { FILE_FIELDS, type FileField } from '../files/record';
 import { foundIn } from './batches';
-import { derivatives, type FileRow, files, folders, type NewFileRow } from './schema';
+import { derivatives, type FileRow, files, type FolderRow, folders, type NewFileRow } from './schema';
 
 function column(field: FileField): SQLiteColumn {
   return files[FILE_FIELDS[field]];
 }
 
-const SEARCHED = [files.title, files.filenameDownload, files.description, files.tags];
+const FILES: CollectionTable<typeof files, FileField> = {
+  table: files,
+  column,
+  property: (field) => FILE_FIELDS[field],
+  id: files.id,
+  relation: files.folder,
+  searched: [files.title, files.filenameDownload, files.description, files.tags],
+  fallbackOrder: [asc(files.createdOn), asc(files.id)],
+};
 
 /**
  * `folder` as the statement that writes it finds it: the id while that folder exists, null when it
@@ -66,9 +76,19 @@ export class FilesRepository {
     return this.db.select().from(files).where(eq(files.privateHash, hash)).get();
   }
 
-  /** A page of records; `sizeOf` measures each as the answer will hold it (see listPage). */
-  list(query: FileQuery, sizeOf: RowSize<FileRow>): Promise<ListPage<FileRow>> {
-    return listPage(this.db, files, query, column, SEARCHED, [asc(files.createdOn), asc(files.id)], sizeOf);
+  /** A page of records with the folders `fields` expands; `sizeOf` measures each as the answer will hold it (see listPage). */
+  list(query: FileQuery, sizeOf: RowSize<Listed<FileRow>>): Promise<ListPage<Listed<FileRow>>> {
+    return listPage(this.db, FILES, query, sizeOf);
+  }
+
+  /** A page of aggregate rows (see aggregatePage). */
+  aggregate(query: FileQuery, aggregation: Aggregation<FileField>, sizeOf: RowSize<AggregateRow<FileRow>>): Promise<ListPage<AggregateRow<FileRow>>> {
+    return aggregatePage(this.db, FILES, query, aggregation, sizeOf);
+  }
+
+  /** Folder `id` and its parents, `depth` of them, for a record's expanded `folder` (see folderChain). */
+  folderChain(id: string | null, depth: number): Promise<(FolderRow | null)[]> {
+    return folderChain(this.db, id, depth);
   }
 
   /**

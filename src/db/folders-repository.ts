@@ -2,11 +2,21 @@ import { and, asc, count, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { LOOKUP_BATCH } from './batches';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import type { FolderField } from '../folders/record';
-import type { Query } from '../lib/query';
-import { type ListPage, listPage, type RowSize } from './query-sql';
+import type { FolderQuery } from '../lib/query';
+import type { Aggregation } from '../lib/query-aggregate';
+import { type AggregateRow, aggregatePage } from './aggregate-sql';
+import { type CollectionTable, folderChain, type ListPage, type Listed, listPage, type RowSize } from './query-sql';
 import { type FolderRow, files, folders } from './schema';
 
-const column = (field: FolderField) => folders[field];
+const FOLDERS: CollectionTable<typeof folders, FolderField> = {
+  table: folders,
+  column: (field) => folders[field],
+  property: (field) => field,
+  id: folders.id,
+  relation: folders.parent,
+  searched: [folders.name],
+  fallbackOrder: [asc(folders.name), asc(folders.id)],
+};
 
 /** The D1 adapter for folders: SQL stays here, callers get rows. */
 export class FoldersRepository {
@@ -36,9 +46,19 @@ export class FoldersRepository {
     return this.db.select().from(folders).where(eq(folders.id, id)).get();
   }
 
-  /** A page of records; `sizeOf` measures each as the answer will hold it (see listPage). */
-  list(query: Query<FolderField>, sizeOf: RowSize<FolderRow>): Promise<ListPage<FolderRow>> {
-    return listPage(this.db, folders, query, column, [folders.name], [asc(folders.name), asc(folders.id)], sizeOf);
+  /** A page of records with the parents `fields` expands; `sizeOf` measures each as the answer will hold it (see listPage). */
+  list(query: FolderQuery, sizeOf: RowSize<Listed<FolderRow>>): Promise<ListPage<Listed<FolderRow>>> {
+    return listPage(this.db, FOLDERS, query, sizeOf);
+  }
+
+  /** A page of aggregate rows (see aggregatePage). */
+  aggregate(query: FolderQuery, aggregation: Aggregation<FolderField>, sizeOf: RowSize<AggregateRow<FolderRow>>): Promise<ListPage<AggregateRow<FolderRow>>> {
+    return aggregatePage(this.db, FOLDERS, query, aggregation, sizeOf);
+  }
+
+  /** Folder `id` and its parents, `depth` of them, for an expanded `parent` (see folderChain). */
+  chain(id: string | null, depth: number): Promise<(FolderRow | null)[]> {
+    return folderChain(this.db, id, depth);
   }
 
   /**

@@ -1,19 +1,80 @@
 import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, ne, notInArray, or, type SQL, sql } from 'drizzle-orm';
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
-import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
+import { alias, type SQLiteColumn, type SQLiteSelect, type SQLiteTable } from 'drizzle-orm/sqlite-core';
 import { type Filter, type Query, QUERY_LIMITS } from '../lib/query';
+import { type FieldRef, selectionDepth } from '../lib/query-paths';
+import { type FolderRow, folders } from './schema';
 
 /** A collection's column for an API field name. */
 export type ColumnOf<F extends string> = (field: F) => SQLiteColumn;
 
-/** The WHERE of a parsed Directus query: its filter, and its search over `searched` columns. */
-function whereOf<F extends string>(query: Query<F>, column: ColumnOf<F>, searched: SQLiteColumn[]): SQL | undefined {
-  return and(query.filter ? condition(query.filter, column) : undefined, query.search ? searchCondition(query.search, searched) : undefined);
+/** What the query builders need to know of a collection's table. */
+export interface CollectionTable<T extends SQLiteTable, F extends string> {
+  table: T;
+  column: ColumnOf<F>;
+  /** The schema property of a field (what a row holds it under). */
+  property: (field: F) => string;
+  /** The primary key: the last sort key, so that pages read in chunks never skip or repeat a row. */
+  id: SQLiteColumn;
+  /** The column holding a folder's id, which relation paths follow. */
+  relation: SQLiteColumn;
+  searched: SQLiteColumn[];
+  fallbackOrder: SQL[];
 }
 
-/** The ORDER BY of a parsed Directus query, or `fallback` when it names no sort. */
-function orderOf<F extends string>(query: Query<F>, column: ColumnOf<F>, fallback: SQL[]): SQL[] {
-  return query.sort.length > 0 ? query.sort.map((s) => (s.desc ? desc(column(s.field)) : asc(column(s.field)))) : fallback;
+/**
+ * The folders a relation path reaches, one alias a hop: VIA[0] is the row's folder (`folder` or
+ * `parent`), VIA[1] that folder's parent. Joined LEFT on the folders' primary key, so a row without
+ * a folder stays, with nulls on the folder's side (as Directus joins a many-to-one).
+ */
+const VIA = Array.from({ length: QUERY_LIMITS.relationDepth }, (_, i) => alias(folders, `via_${i + 1}`));
+
+function via(depth: number) {
+  const table = VIA[depth - 1];
+  if (!table) throw new Error(`relation depth ${depth} past QUERY_LIMITS.relationDepth`);
+  return table;
+}
+
+/** The column of a field reference: the collection's own, or a joined folder's. */
+export function refColumn<F extends string>(t: CollectionTable<SQLiteTable, F>, ref: FieldRef<F>): SQLiteColumn {
+  return typeof ref === 'string' ? t.column(ref) : via(ref.depth)[ref.field];
+}
+
+/** Relation hops a filter follows. */
+export function filterDepth<F extends string>(filter: Filter<F> | undefined): number {
+  if (!filter) return 0;
+  if ('and' in filter) return Math.max(0, ...filter.and.map(filterDepth));
+  if ('or' in filter) return Math.max(0, ...filter.or.map(filterDepth));
+  return typeof filter.field === 'string' ? 0 : filter.field.depth;
+}
+
+/** `SELECT fields FROM table` with the folder joins `depth` hops need, as a builder to go on with. */
+export function selectJoined<F extends string>(
+  db: DrizzleD1Database,
+  fields: Record<string, unknown>,
+  t: CollectionTable<SQLiteTable, F>,
+  depth: number,
+): SQLiteSelect {
+  let query = db
+    .select(fields as Record<string, SQLiteColumn>)
+    .from(t.table)
+    .$dynamic() as unknown as SQLiteSelect;
+  for (let d = 1; d <= depth; d++) {
+    const folder = via(d);
+    query = query.leftJoin(folder, eq(folder.id, d === 1 ? t.relation : via(d - 1).parent)) as unknown as SQLiteSelect;
+  }
+  return query;
+}
+
+/** The WHERE of a parsed Directus query: its filter, and its search over the collection's searched columns. */
+export function whereOf<F extends string>(query: Query<F>, t: CollectionTable<SQLiteTable, F>): SQL | undefined {
+  return and(query.filter ? condition(query.filter, t) : undefined, query.search ? searchCondition(query.search, t.searched) : undefined);
+}
+
+/** The ORDER BY of a parsed Directus query (the primary key last), or the collection's fallback. */
+function orderOf<F extends string>(query: Query<F>, t: CollectionTable<SQLiteTable, F>): SQL[] {
+  if (query.sort.length === 0) return t.fallbackOrder;
+  return [...query.sort.map((s) => (s.desc ? desc(refColumn(t, s.field)) : asc(refColumn(t, s.field)))), asc(t.id)];
 }
 
 /** One page of rows, and the counts the query's `meta` asked for. */
@@ -23,6 +84,12 @@ export interface ListPage<Row> {
   filterCount?: number;
   /** Set when the page stopped early at QUERY_LIMITS.answerBytes: the offset of the next row. */
   nextOffset?: number;
+}
+
+/** A row with the folders its selection expands: `via[0]` its folder, `via[1]` that folder's parent. */
+export interface Listed<Row> {
+  row: Row;
+  via: (FolderRow | null)[];
 }
 
 /** Bytes a row takes in the answer, as the caller will write it. */
@@ -35,40 +102,82 @@ export type RowSize<Row> = (row: Row) => number;
 const READ_CHUNK = 100;
 
 /**
- * One page of `table` for a parsed Directus query: filter, search, sort, limit, offset, meta. Rows
- * are read READ_CHUNK at a time and the page ends early, with `nextOffset`, before the row that
- * would take the answer past QUERY_LIMITS.answerBytes (as `sizeOf` counts it).
+ * Up to `limit` items from `offset`, read READ_CHUNK at a time; the page ends early, with
+ * `nextOffset`, before the item that would take the answer past QUERY_LIMITS.answerBytes.
  */
-export async function listPage<T extends SQLiteTable, F extends string>(
-  db: DrizzleD1Database,
-  table: T,
-  query: Query<F>,
-  column: ColumnOf<F>,
-  searched: SQLiteColumn[],
-  fallbackOrder: SQL[],
-  sizeOf: RowSize<T['$inferSelect']>,
-): Promise<ListPage<T['$inferSelect']>> {
-  const where = whereOf(query, column, searched);
-  const order = orderOf(query, column, fallbackOrder);
-  const page: ListPage<T['$inferSelect']> = { rows: [] };
+export async function readBounded<T>(limit: number, offset: number, read: (limit: number, offset: number) => Promise<T[]>, sizeOf: RowSize<T>): Promise<ListPage<T>> {
+  const page: ListPage<T> = { rows: [] };
   let bytes = 0;
-  reading: while (page.rows.length < query.limit) {
-    const want = Math.min(READ_CHUNK, query.limit - page.rows.length);
-    const offset = query.offset + page.rows.length;
-    const chunk = (await db.select().from(table as SQLiteTable).where(where).orderBy(...order).limit(want).offset(offset)) as T['$inferSelect'][];
+  reading: while (page.rows.length < limit) {
+    const want = Math.min(READ_CHUNK, limit - page.rows.length);
+    const chunk = await read(want, offset + page.rows.length);
     for (const row of chunk) {
       bytes += sizeOf(row);
       if (bytes > QUERY_LIMITS.answerBytes && page.rows.length > 0) {
-        page.nextOffset = query.offset + page.rows.length;
+        page.nextOffset = offset + page.rows.length;
         break reading;
       }
       page.rows.push(row);
     }
     if (chunk.length < want) break;
   }
-  if (query.meta.totalCount) page.totalCount = (await db.select({ n: count() }).from(table as SQLiteTable).get())?.n ?? 0;
-  if (query.meta.filterCount) page.filterCount = (await db.select({ n: count() }).from(table as SQLiteTable).where(where).get())?.n ?? 0;
   return page;
+}
+
+/** The counts `meta` asks for: every row of the table, and the rows the filter and search keep. */
+export async function metaCounts<F extends string>(db: DrizzleD1Database, query: Query<F>, t: CollectionTable<SQLiteTable, F>): Promise<Pick<ListPage<never>, 'totalCount' | 'filterCount'>> {
+  const counts: Pick<ListPage<never>, 'totalCount' | 'filterCount'> = {};
+  if (query.meta.totalCount) counts.totalCount = (await db.select({ n: count() }).from(t.table).get())?.n ?? 0;
+  if (query.meta.filterCount) {
+    const [row] = (await selectJoined(db, { n: count() }, t, filterDepth(query.filter)).where(whereOf(query, t))) as { n: number }[];
+    counts.filterCount = row?.n ?? 0;
+  }
+  return counts;
+}
+
+/**
+ * One page of a collection for a parsed Directus query: filter, search, sort, limit, offset, meta,
+ * and the folders `fields` expands, joined in the same statement (never a query per row).
+ */
+export async function listPage<T extends SQLiteTable, F extends string>(
+  db: DrizzleD1Database,
+  t: CollectionTable<T, F>,
+  query: Query<F>,
+  sizeOf: RowSize<Listed<T['$inferSelect']>>,
+): Promise<ListPage<Listed<T['$inferSelect']>>> {
+  const expanded = selectionDepth(query.fields);
+  const depth = Math.max(expanded, filterDepth(query.filter), ...query.sort.map((s) => (typeof s.field === 'string' ? 0 : s.field.depth)));
+  const fields: Record<string, unknown> = { row: t.table };
+  for (let d = 1; d <= expanded; d++) fields[`via_${d}`] = via(d);
+  const where = whereOf(query, t);
+  const order = orderOf(query, t);
+  const read = async (limit: number, offset: number) => {
+    const rows = (await selectJoined(db, fields, t, depth)
+      .where(where)
+      .orderBy(...order)
+      .limit(limit)
+      .offset(offset)) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      row: r.row as T['$inferSelect'],
+      via: Array.from({ length: expanded }, (_, i) => (r[`via_${i + 1}`] as FolderRow | null | undefined) ?? null),
+    }));
+  };
+  const page = await readBounded(query.limit, query.offset, read, sizeOf);
+  return { ...page, ...(await metaCounts(db, query, t)) };
+}
+
+/** The folders `depth` hops up from folder `id`, in one statement: `[id's row, its parent, …]`. */
+export async function folderChain(db: DrizzleD1Database, id: string | null, depth: number): Promise<(FolderRow | null)[]> {
+  if (id === null || depth === 0) return [];
+  const fields: Record<string, unknown> = {};
+  for (let d = 1; d <= depth; d++) fields[`via_${d}`] = via(d);
+  let query = db
+    .select(fields as Record<string, SQLiteColumn>)
+    .from(via(1))
+    .$dynamic() as unknown as SQLiteSelect;
+  for (let d = 2; d <= depth; d++) query = query.leftJoin(via(d), eq(via(d).id, via(d - 1).parent)) as unknown as SQLiteSelect;
+  const [row] = (await query.where(eq(via(1).id, id)).limit(1)) as Record<string, FolderRow | null>[];
+  return Array.from({ length: depth }, (_, i) => row?.[`via_${i + 1}`] ?? null);
 }
 
 /**
@@ -79,10 +188,10 @@ function containsIgnoringCase(col: SQLiteColumn, text: string): SQL {
   return sql`instr(lower(${col}), lower(${text})) > 0`;
 }
 
-function condition<F extends string>(filter: Filter<F>, column: ColumnOf<F>): SQL | undefined {
-  if ('and' in filter) return and(...filter.and.map((f) => condition(f, column)));
-  if ('or' in filter) return or(...filter.or.map((f) => condition(f, column)));
-  const col = column(filter.field);
+function condition<F extends string>(filter: Filter<F>, t: CollectionTable<SQLiteTable, F>): SQL | undefined {
+  if ('and' in filter) return and(...filter.and.map((f) => condition(f, t)));
+  if ('or' in filter) return or(...filter.or.map((f) => condition(f, t)));
+  const col = refColumn(t, filter.field);
   const v = filter.value;
   const text = String(v);
   switch (filter.op) {

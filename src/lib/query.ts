@@ -1,6 +1,9 @@
 import { AppError } from '../errors/app-error';
 import { assertSafeKey, dict, parseJson } from '../lib/safe-keys';
 import { type FileField, isFileField } from '../files/record';
+import { type FolderField, isFolderField } from '../folders/record';
+import { type Aggregation, parseAggregation } from './query-aggregate';
+import { type FieldCheck, type FieldRef, RELATION_DEPTH, relationAt, parseSelection, resolvePath, type Selection } from './query-paths';
 
 /** Directus filter operators supported on every collection's fields. */
 export const OPERATORS = [
@@ -25,20 +28,47 @@ export type Operator = (typeof OPERATORS)[number];
 export type Filter<F extends string = FileField> =
   | { and: Filter<F>[] }
   | { or: Filter<F>[] }
-  | { field: F; op: Operator; value: unknown };
+  | { field: FieldRef<F>; op: Operator; value: unknown };
 
 /** Directus's query parameters for a collection whose fields are F. */
 export interface Query<F extends string> {
   limit: number;
   offset: number;
-  sort: { field: F; desc: boolean }[];
+  sort: { field: FieldRef<F>; desc: boolean }[];
   search: string | undefined;
   filter: Filter<F> | undefined;
-  fields: F[] | undefined;
+  /** Undefined: every field, no relation expanded. */
+  fields: Selection<F> | undefined;
+  /** Set by `aggregate` or `groupBy`: the answer is the aggregates, not the records. */
+  aggregate: Aggregation<F> | undefined;
   meta: { totalCount: boolean; filterCount: boolean };
 }
 
 export type FileQuery = Query<FileField>;
+export type FolderQuery = Query<FolderField>;
+
+/** What a query may name in a collection. */
+export interface Collection<F extends string> {
+  known: (name: string) => name is F;
+  /** The field holding a folder's id, which dotted paths follow (`folder.name`, `parent.name`). */
+  relation: F;
+  /** Fields `sum`, `avg` (and their Distinct forms), `min` and `max` take. */
+  numeric: ReadonlySet<F>;
+  /** Other fields `min` and `max` take (timestamps). */
+  ordered: ReadonlySet<F>;
+}
+
+const FILES: Collection<FileField> = {
+  known: isFileField,
+  relation: 'folder',
+  numeric: new Set(['filesize', 'width', 'height', 'duration', 'focal_point_x', 'focal_point_y']),
+  ordered: new Set(['created_on', 'modified_on', 'uploaded_on']),
+};
+
+const FOLDERS: Collection<FolderField> = { known: isFolderField, relation: 'parent', numeric: new Set(), ordered: new Set() };
+
+/** Whether the query is for one record (`/files/:id`), where `aggregate` and `groupBy` do not apply. */
+export type QueryTarget = 'list' | 'item';
 
 export const DEFAULT_LIMIT = 100;
 /** `limit=-1` means "all", up to this many rows. */
@@ -60,8 +90,12 @@ export const QUERY_LIMITS = {
   textLength: 500,
   /** Largest `offset` (and `page` × `limit`). */
   offset: 1_000_000_000,
-  /** Sort fields. */
+  /** Sort fields, and `groupBy` fields. */
   sort: 8,
+  /** Relations a field path follows (`folder.parent.name`: 2). */
+  relationDepth: RELATION_DEPTH,
+  /** Function–field pairs in one `aggregate`. */
+  aggregates: 16,
   /**
    * Bytes of the records in one list answer (their JSON, UTF-8). A list stops before the row that
    * would pass it (never before the first) and says where to go on with `meta.next_offset`.
@@ -72,21 +106,27 @@ export const QUERY_LIMITS = {
 const invalid = (message: string) => new AppError('INVALID_QUERY', message);
 
 /** `/files`'s query: the file fields, `hidden` ones refused (see parseQuery). */
-export function parseFileQuery(params: URLSearchParams, hidden: ReadonlySet<FileField> = new Set()): FileQuery {
-  return parseQuery(params, isFileField, hidden);
+export function parseFileQuery(params: URLSearchParams, hidden: ReadonlySet<FileField> = new Set(), target: QueryTarget = 'list'): FileQuery {
+  return parseQuery(params, FILES, hidden, target);
+}
+
+/** `/folders`'s query (see parseQuery). */
+export function parseFolderQuery(params: URLSearchParams, target: QueryTarget = 'list'): FolderQuery {
+  return parseQuery(params, FOLDERS, new Set(), target);
 }
 
 /**
  * Parses Directus's query parameters: `limit`, `offset`, `page`, `sort`, `search`, `filter` (JSON,
- * or the bracket form `filter[title][_eq]=x`), `fields`, `meta`, for a collection whose fields
- * `known` recognises. Unknown fields and operators, and queries past QUERY_LIMITS, are refused with
- * 400 INVALID_QUERY naming them; `hidden` fields (which the caller's scope may not see) are a 403
+ * or the bracket form `filter[title][_eq]=x`), `fields`, `meta`, and on lists `aggregate` and
+ * `groupBy`, for `collection`. Fields, sort and filter follow its relation to folders (see
+ * query-paths). Unknown fields and operators, and queries past QUERY_LIMITS, are refused with 400
+ * INVALID_QUERY naming them; `hidden` fields (which the caller's scope may not see) are a 403
  * wherever they are named.
  */
-export function parseQuery<F extends string>(params: URLSearchParams, known: (name: string) => name is F, hidden: ReadonlySet<F> = new Set()): Query<F> {
-  refuseUnsupported(params);
+function parseQuery<F extends string>(params: URLSearchParams, collection: Collection<F>, hidden: ReadonlySet<F>, target: QueryTarget): Query<F> {
+  refuseUnsupported(params, target);
   const field = (name: string, where: string): F => {
-    if (!known(name)) throw invalid(`Unknown field "${name}" in ${where}.`);
+    if (!collection.known(name)) throw invalid(`Unknown field "${name}" in ${where}.`);
     if (hidden.has(name)) throw new AppError('FORBIDDEN', `Field "${name}" needs the admin scope (in ${where}).`);
     return name;
   };
@@ -102,18 +142,16 @@ export function parseQuery<F extends string>(params: URLSearchParams, known: (na
   if (sortNames.length > QUERY_LIMITS.sort) throw invalid(`"sort" may name at most ${QUERY_LIMITS.sort} fields.`);
   const sort = sortNames.map((s) => {
     const desc = s.startsWith('-');
-    return { field: field(desc ? s.slice(1) : s, 'sort'), desc };
+    return { field: resolvePath((desc ? s.slice(1) : s).split('.'), collection.relation, field, 'sort'), desc };
   });
 
-  const fieldsParam = params.get('fields');
-  let fields: F[] | undefined;
-  if (fieldsParam && fieldsParam.split(',').every((f) => f.trim() !== '*')) {
-    fields = [...new Set(fieldsParam.split(',').map((f) => field(f.trim(), 'fields')))];
-  }
+  const fields = parseSelection(params.get('fields'), collection.relation, field);
+  const aggregate = parseAggregation(params, collection, field);
+  if (aggregate) refuseWithAggregate(aggregate, fields, sort);
 
   const search = params.get('search')?.trim() || undefined;
   if (search !== undefined && search.length > QUERY_LIMITS.textLength) throw invalid(`"search" may be at most ${QUERY_LIMITS.textLength} characters.`);
-  const filter = filterFromParams(params, field);
+  const filter = filterFromParams(params, collection.relation, field);
   const used = (filter ? parameterCount(filter) : 0) + (search ? SEARCH_PARAMETERS : 0);
   if (used > QUERY_LIMITS.parameters) {
     throw invalid(`This filter and search need ${used} values; a query may use at most ${QUERY_LIMITS.parameters} (count every _in/_nin item).`);
@@ -126,22 +164,42 @@ export function parseQuery<F extends string>(params: URLSearchParams, known: (na
     search,
     filter,
     fields,
+    aggregate,
     meta: { totalCount: meta.includes('total_count') || meta.includes('*'), filterCount: meta.includes('filter_count') || meta.includes('*') },
   };
 }
 
 /**
  * Query parameters Directus defines that this API does not carry out. Ignoring one would answer
- * something else than was asked (an `aggregate` answered with the plain list looks like data), so
- * each is a 400 naming it, in the plain or the bracket form (`aggregate[count]=*`, `groupBy[]=type`).
+ * something else than was asked, so each is a 400 naming it, in the plain or the bracket form
+ * (`deep[folder][_limit]=1`). `aggregate` and `groupBy` are carried out on lists only.
  */
-const UNSUPPORTED_PARAMETERS = ['aggregate', 'groupBy', 'deep', 'alias', 'export', 'version', 'versionRaw', 'backlink'];
+const UNSUPPORTED_PARAMETERS = ['deep', 'alias', 'export', 'version', 'versionRaw', 'backlink'];
+const LIST_ONLY_PARAMETERS = ['aggregate', 'groupBy'];
 
-function refuseUnsupported(params: URLSearchParams): void {
+function refuseUnsupported(params: URLSearchParams, target: QueryTarget): void {
   for (const key of params.keys()) {
     const name = /^[^[]*/.exec(key)?.[0] ?? key;
     if (UNSUPPORTED_PARAMETERS.includes(name)) {
       throw invalid(`The query parameter "${name}" is not supported by this API (Directus defines it; this server does not carry it out). Leave it out.`);
+    }
+    if (target === 'item' && LIST_ONLY_PARAMETERS.includes(name)) {
+      throw invalid(`The query parameter "${name}" applies to lists (GET /files, GET /folders), not to one record. Leave it out.`);
+    }
+  }
+}
+
+/**
+ * An aggregate answers its `groupBy` fields and its aggregates, so `fields` would be ignored (it is
+ * refused instead), and the groups can only be sorted by what they are grouped by.
+ */
+function refuseWithAggregate<F extends string>(aggregate: Aggregation<F>, fields: Selection<F> | undefined, sort: Query<F>['sort']): void {
+  if (fields && (fields.fields !== undefined || fields.related)) {
+    throw invalid('"fields" does not apply with "aggregate" or "groupBy": the answer holds the groupBy fields and the aggregates. Leave "fields" out.');
+  }
+  for (const { field } of sort) {
+    if (typeof field !== 'string' || !aggregate.groupBy.includes(field)) {
+      throw invalid(`"sort" with "aggregate" may only name "groupBy" fields (${aggregate.groupBy.join(', ') || 'none given'}).`);
     }
   }
 }
@@ -153,13 +211,11 @@ function integer(params: URLSearchParams, name: string, fallback: number, min: n
   return Number(raw);
 }
 
-type FieldCheck<F extends string> = (name: string, where: string) => F;
-
-function filterFromParams<F extends string>(params: URLSearchParams, field: FieldCheck<F>): Filter<F> | undefined {
+function filterFromParams<F extends string>(params: URLSearchParams, relation: F, field: FieldCheck<F>): Filter<F> | undefined {
   const json = params.get('filter');
   if (json !== null) {
     const parsed = parseJson(json, 'INVALID_QUERY', 'filter', '"filter" must be a JSON object such as {"title":{"_eq":"x"}}.');
-    return parseFilter(parsed, field);
+    return parseFilter(parsed, relation, field);
   }
   // Bracket form: filter[field][_op]=value, filter[_or][0][field][_op]=value, ... built on
   // prototype-less objects, and no segment may be __proto__, constructor or prototype.
@@ -185,7 +241,7 @@ function filterFromParams<F extends string>(params: URLSearchParams, field: Fiel
     }
     any = true;
   }
-  return any ? parseFilter(arrayify(tree), field) : undefined;
+  return any ? parseFilter(arrayify(tree), relation, field) : undefined;
 }
 
 /** `{ "0": a, "1": b }` from the bracket form → `[a, b]`, recursively. */
@@ -196,9 +252,31 @@ function arrayify(node: unknown): unknown {
   return Object.fromEntries(entries);
 }
 
-/** Validates a filter tree (JSON or bracket form) against the fields, the operators and QUERY_LIMITS. */
-function parseFilter<F extends string>(node: unknown, field: FieldCheck<F>): Filter<F> {
+/**
+ * Validates a filter tree (JSON or bracket form) against the fields, the operators and QUERY_LIMITS.
+ * Under the relation field, a key that is not an operator is a field of the related folder
+ * (`{"folder":{"name":{"_eq":"x"}}}`, `{"folder":{"parent":{"_null":true}}}`).
+ */
+function parseFilter<F extends string>(node: unknown, relation: F, field: FieldCheck<F>): Filter<F> {
   let conditions = 0;
+  const leaf = (path: string[], value: unknown, parts: Filter<F>[]): void => {
+    const name = path.join('.');
+    const ref = resolvePath(path, relation, field, 'filter');
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`Filter on "${name}" needs an operator, e.g. {"${path[0]}":{"_eq":…}}.`);
+    const isRelation = (typeof ref === 'string' ? ref : ref.field) === relationAt(relation, path.length - 1);
+    for (const [op, operand] of Object.entries(value)) {
+      assertSafeKey(op, 'INVALID_QUERY', 'filter');
+      if (isRelation && !op.startsWith('_')) {
+        leaf([...path, op], operand, parts);
+        continue;
+      }
+      if (!(OPERATORS as readonly string[]).includes(op)) {
+        throw invalid(`Unknown filter operator "${op}" on "${name}"; supported: ${OPERATORS.join(', ')}.`);
+      }
+      if (++conditions > QUERY_LIMITS.conditions) throw invalid(`A filter may have at most ${QUERY_LIMITS.conditions} conditions.`);
+      parts.push({ field: ref, op: op as Operator, value: normaliseOperand(op as Operator, operand, name) });
+    }
+  };
   const walk = (n: unknown, depth: number): Filter<F> => {
     if (depth > QUERY_LIMITS.depth) throw invalid(`"_and"/"_or" may nest at most ${QUERY_LIMITS.depth} levels deep.`);
     if (typeof n !== 'object' || n === null || Array.isArray(n)) throw invalid('A filter must be an object.');
@@ -211,15 +289,7 @@ function parseFilter<F extends string>(node: unknown, field: FieldCheck<F>): Fil
         parts.push(key === '_and' ? { and: inner } : { or: inner });
         continue;
       }
-      const name = field(key, 'filter');
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`Filter on "${key}" needs an operator, e.g. {"${key}":{"_eq":…}}.`);
-      for (const [op, operand] of Object.entries(value)) {
-        if (!(OPERATORS as readonly string[]).includes(op)) {
-          throw invalid(`Unknown filter operator "${op}" on "${key}"; supported: ${OPERATORS.join(', ')}.`);
-        }
-        if (++conditions > QUERY_LIMITS.conditions) throw invalid(`A filter may have at most ${QUERY_LIMITS.conditions} conditions.`);
-        parts.push({ field: name, op: op as Operator, value: normaliseOperand(op as Operator, operand, key) });
-      }
+      leaf([key], value, parts);
     }
     if (parts.length === 1) return parts[0] as Filter<F>;
     return { and: parts };

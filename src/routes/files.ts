@@ -7,6 +7,7 @@ import { type FileFieldsPatch, parseFileFields } from '../files/fields';
 import { importFile } from '../files/import';
 import { multipartParts } from '../files/multipart';
 import { parseFileQuery } from '../lib/query';
+import { selectionDepth } from '../lib/query-paths';
 import { type FileField, type FileRecord, toRecord } from '../files/record';
 import { signAssetUrl } from '../assets/signing';
 import { createFile, deleteFile, type FilesDeps, newPrivateHash, replaceFile, requireFile, updateFileFields } from '../files/service';
@@ -14,7 +15,7 @@ import { assertMayDo, hiddenFields } from '../auth/policy';
 import { dict, assertSafeKey } from '../lib/safe-keys';
 import { principal, requireAct } from '../middleware/auth';
 import { filesDeps, forgetAtEdge } from './assets';
-import { jsonBytes, keysBody, listEnvelope } from './directus-shapes';
+import { keysBody, listAnswer, withRelated } from './directus-shapes';
 import { jsonBody } from './json-body';
 
 export const filesRoutes = new Hono<AppEnv>();
@@ -101,16 +102,16 @@ filesRoutes.post('/import', requireAct('create'), async (c) => {
 filesRoutes.get('/', requireAct('read'), async (c) => {
   const hidden = await hiddenFor(c);
   const query = parseFileQuery(new URL(c.req.url).searchParams, hidden);
-  const result = await new FilesRepository(c.get('db')).list(query, (row) => jsonBytes(project(row, hidden, query.fields)));
-  const data = result.rows.map((r) => project(r, hidden, query.fields));
-  return c.json(listEnvelope(data, result));
+  return c.json(await listAnswer(query, 'folder', new FilesRepository(c.get('db')), (row, fields) => project(row, hidden, fields)));
 });
 
 filesRoutes.get('/:id', requireAct('read'), async (c) => {
   const hidden = await hiddenFor(c);
-  const query = parseFileQuery(new URL(c.req.url).searchParams, hidden);
-  const row = await requireFile(deps(c), c.req.param('id'));
-  return c.json({ data: project(row, hidden, query.fields) });
+  const query = parseFileQuery(new URL(c.req.url).searchParams, hidden, 'item');
+  const d = deps(c);
+  const row = await requireFile(d, c.req.param('id'));
+  const via = await d.repo.folderChain(row.folder, selectionDepth(query.fields));
+  return c.json({ data: withRelated(project(row, hidden, query.fields?.fields), query.fields, 'folder', via) });
 });
 
 /** PATCH /files/:id: JSON edits fields; multipart replaces the bytes (fields before the file apply). */

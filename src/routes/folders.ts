@@ -1,11 +1,12 @@
 import { type Context, Hono } from 'hono';
 import { FoldersRepository } from '../db/folders-repository';
 import type { AppEnv } from '../env';
-import { type FolderField, isFolderField, toFolderRecord } from '../folders/record';
+import { type FolderField, toFolderRecord } from '../folders/record';
 import { createFolder, deleteFolders, requireFolder, updateFolder } from '../folders/service';
-import { parseQuery } from '../lib/query';
+import { parseFolderQuery } from '../lib/query';
+import { selectionDepth } from '../lib/query-paths';
 import { requireAct } from '../middleware/auth';
-import { jsonBytes, keysBody, listEnvelope } from './directus-shapes';
+import { keysBody, listAnswer, pick, withRelated } from './directus-shapes';
 import { jsonBody } from './json-body';
 import type { FolderRow } from '../db/schema';
 
@@ -14,21 +15,19 @@ export const foldersRoutes = new Hono<AppEnv>();
 
 const repo = (c: Context<AppEnv>) => new FoldersRepository(c.get('db'));
 
-function project(row: FolderRow, fields: FolderField[] | undefined) {
-  const record = toFolderRecord(row);
-  return fields ? Object.fromEntries(fields.map((f) => [f, record[f]])) : record;
-}
+const project = (row: FolderRow, fields: FolderField[] | undefined) => pick(toFolderRecord(row), fields);
 
 foldersRoutes.get('/', requireAct('read'), async (c) => {
-  const query = parseQuery(new URL(c.req.url).searchParams, isFolderField);
-  const result = await repo(c).list(query, (row) => jsonBytes(project(row, query.fields)));
-  const data = result.rows.map((r) => project(r, query.fields));
-  return c.json(listEnvelope(data, result));
+  const query = parseFolderQuery(new URL(c.req.url).searchParams);
+  return c.json(await listAnswer(query, 'parent', repo(c), project));
 });
 
 foldersRoutes.get('/:id', requireAct('read'), async (c) => {
-  const query = parseQuery(new URL(c.req.url).searchParams, isFolderField);
-  return c.json({ data: project(await requireFolder(repo(c), c.req.param('id')), query.fields) });
+  const query = parseFolderQuery(new URL(c.req.url).searchParams, 'item');
+  const folders = repo(c);
+  const row = await requireFolder(folders, c.req.param('id'));
+  const via = await folders.chain(row.parent, selectionDepth(query.fields));
+  return c.json({ data: withRelated(project(row, query.fields?.fields), query.fields, 'parent', via) });
 });
 
 foldersRoutes.post('/', requireAct('createFolder'), async (c) => {
