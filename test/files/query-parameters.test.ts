@@ -1,35 +1,36 @@
-import { aggregate, createDirectus, rest, staticToken } from '@directus/sdk';
-import { exports } from 'cloudflare:workers';
+import { aggregate } from '@directus/sdk';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, api, errorOf, uploadFile } from '../helpers';
+import { api, errorOf, uploadFile } from '../helpers';
+import { sdk } from './sdk-client';
 
 /**
  * A query parameter Directus defines is carried out or refused, never ignored: an aggregate answered
  * with the plain list would look like data.
  */
 let fileId: string;
+let folderId: string;
 beforeAll(async () => {
   fileId = (await uploadFile({ name: 'params.txt', data: 'x' })).id;
+  const res = await api('/folders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'params' }) });
+  folderId = ((await res.json()) as { data: { id: string } }).data.id;
 });
 
 describe('Directus query parameters this API does not carry out', () => {
   const forms: [string, string][] = [
-    ['aggregate[count]=*', 'aggregate'],
-    ['aggregate[sum]=filesize', 'aggregate'],
-    ['aggregate=%7B%22count%22%3A%22*%22%7D', 'aggregate'],
-    ['groupBy[]=type', 'groupBy'],
-    ['groupBy=type,folder', 'groupBy'],
     ['deep[folder][_limit]=1', 'deep'],
     ['alias[name]=title', 'alias'],
     ['export=csv', 'export'],
     ['version=draft', 'version'],
+    ['versionRaw=true', 'versionRaw'],
     ['backlink=false', 'backlink'],
+    ['alias[x]=title&aggregate[count]=*', 'alias'],
   ];
-  for (const path of ['/files', `/files/__ID__`, '/folders']) {
+  const paths = ['/files', '/files/__FILE__', '/folders', '/folders/__FOLDER__'];
+  const at = (path: string) => path.replace('__FILE__', () => fileId).replace('__FOLDER__', () => folderId);
+  for (const path of paths) {
     for (const [query, name] of forms) {
       it(`${path}?${query} → 400 naming "${name}"`, async () => {
-        const res = await api(`${path.replace('__ID__', () => fileId)}?${query}`);
-        const error = await errorOf(res);
+        const error = await errorOf(await api(`${at(path)}?${query}`));
         expect(error.status).toBe(400);
         expect(error.code).toBe('INVALID_QUERY');
         expect(error.message).toContain(`"${name}"`);
@@ -37,12 +38,29 @@ describe('Directus query parameters this API does not carry out', () => {
     }
   }
 
-  it("refuses @directus/sdk's aggregate() instead of answering the plain list", async () => {
-    const fetchWorker = (input: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(new Request(input, init));
-    const client = createDirectus('http://assets.test', { globals: { fetch: fetchWorker as typeof fetch } }).with(staticToken(ADMIN_TOKEN)).with(rest());
-    await expect(client.request(aggregate('directus_files', { aggregate: { count: '*' }, groupBy: ['type'] }))).rejects.toMatchObject({
-      errors: [{ extensions: { code: 'INVALID_QUERY' } }],
-    });
+  // aggregate and groupBy are carried out on lists (test/files/aggregate.test.ts), never on one record.
+  const listOnly: [string, string][] = [
+    ['aggregate[count]=*', 'aggregate'],
+    ['aggregate=%7B%22count%22%3A%22*%22%7D', 'aggregate'],
+    ['groupBy[]=id', 'groupBy'],
+    ['groupBy=id,name', 'groupBy'],
+  ];
+  for (const path of ['/files/__FILE__', '/folders/__FOLDER__']) {
+    for (const [query, name] of listOnly) {
+      it(`${path}?${query} → 400 naming "${name}"`, async () => {
+        const error = await errorOf(await api(`${at(path)}?${query}`));
+        expect(error).toMatchObject({ status: 400, code: 'INVALID_QUERY' });
+        expect(error.message).toContain(`"${name}" applies to lists`);
+      });
+    }
+  }
+
+  it("answers @directus/sdk's aggregate() with the aggregate, never the plain list", async () => {
+    const rows = await sdk().request(aggregate('directus_files', { aggregate: { count: '*' }, groupBy: ['type'] }));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(Object.keys(row).sort()).toEqual(['count', 'type']);
+    const res = await api('/files?aggregate[count]=*');
+    expect(Object.keys(((await res.json()) as { data: Record<string, unknown>[] }).data[0] ?? {})).toEqual(['count']);
   });
 
   it('leaves parameters Directus does not define alone (a cache buster still works)', async () => {
