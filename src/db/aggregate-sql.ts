@@ -3,7 +3,7 @@ import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Query } from '../lib/query';
 import type { AggregateFunction, Aggregation } from '../lib/query-aggregate';
-import { type CollectionTable, filterDepth, type ListPage, metaCounts, readBounded, refColumn, type RowSize, selectJoined, whereOf } from './query-sql';
+import { type CollectionTable, filterDepth, type ListPage, consecutive, metaCounts, readBounded, refColumn, type RowSize, selectJoined, whereOf } from './query-sql';
 
 /** One answer row of an aggregate: its group's values (as the row holds them) and each term's result. */
 export interface AggregateRow<Row> {
@@ -58,11 +58,12 @@ export async function aggregatePage<T extends SQLiteTable, F extends string>(
     let statement = selectJoined(db, fields, t, filterDepth(query.filter)).where(where);
     if (groups.length > 0) statement = statement.groupBy(...groups).orderBy(...order);
     const rows = (await statement.limit(limit).offset(offset)) as Record<string, unknown>[];
-    return rows.map((r) => {
+    const shaped = rows.map((r) => {
       const group: Record<string, unknown> = {};
       aggregation.groupBy.forEach((f, i) => (group[t.property(f)] = r[`g_${i}`]));
       return { group: group as Partial<T['$inferSelect']>, values: aggregation.terms.map((_, i) => (r[`a_${i}`] as number | string | null | undefined) ?? null) };
     });
+    return consecutive(shaped, offset);
   };
   const page = await readBounded(query.limit, query.offset, read, sizeOf);
   return { ...page, ...(await metaCounts(db, query, t)) };

@@ -3,6 +3,7 @@ import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import { alias, type SQLiteColumn, type SQLiteSelect, type SQLiteTable } from 'drizzle-orm/sqlite-core';
 import { type Filter, type Query, QUERY_LIMITS } from '../lib/query';
 import { type FieldRef, selectionDepth } from '../lib/query-paths';
+import { LOOKUP_BATCH } from './batches';
 import { type FolderRow, folders } from './schema';
 
 /** A collection's column for an API field name. */
@@ -101,27 +102,46 @@ export type RowSize<Row> = (row: Row) => number;
  */
 const READ_CHUNK = 100;
 
+/** What one read gave: the rows, each with its position in the whole list, and the positions it covered. */
+interface Chunk<T> {
+  rows: { row: T; at: number }[];
+  covered: number;
+}
+
 /**
- * Up to `limit` items from `offset`, read READ_CHUNK at a time; the page ends early, with
+ * Up to `limit` items from `offset`, read `chunk` at a time; the page ends early, with
  * `nextOffset`, before the item that would take the answer past QUERY_LIMITS.answerBytes.
  */
-export async function readBounded<T>(limit: number, offset: number, read: (limit: number, offset: number) => Promise<T[]>, sizeOf: RowSize<T>): Promise<ListPage<T>> {
+export async function readBounded<T>(
+  limit: number,
+  offset: number,
+  read: (limit: number, offset: number) => Promise<Chunk<T>>,
+  sizeOf: RowSize<T>,
+  chunk = READ_CHUNK,
+): Promise<ListPage<T>> {
   const page: ListPage<T> = { rows: [] };
   let bytes = 0;
-  reading: while (page.rows.length < limit) {
-    const want = Math.min(READ_CHUNK, limit - page.rows.length);
-    const chunk = await read(want, offset + page.rows.length);
-    for (const row of chunk) {
+  let at = offset;
+  while (at < offset + limit) {
+    const want = Math.min(chunk, offset + limit - at);
+    const { rows, covered } = await read(want, at);
+    for (const { row, at: position } of rows) {
       bytes += sizeOf(row);
       if (bytes > QUERY_LIMITS.answerBytes && page.rows.length > 0) {
-        page.nextOffset = offset + page.rows.length;
-        break reading;
+        page.nextOffset = position;
+        return page;
       }
       page.rows.push(row);
     }
-    if (chunk.length < want) break;
+    at += covered;
+    if (covered < want) break;
   }
   return page;
+}
+
+/** A chunk read by LIMIT/OFFSET: the rows are consecutive from `offset`. */
+export function consecutive<T>(rows: T[], offset: number): Chunk<T> {
+  return { rows: rows.map((row, i) => ({ row, at: offset + i })), covered: rows.length };
 }
 
 /** The counts `meta` asks for: every row of the table, and the rows the filter and search keep. */
@@ -137,7 +157,10 @@ export async function metaCounts<F extends string>(db: DrizzleD1Database, query:
 
 /**
  * One page of a collection for a parsed Directus query: filter, search, sort, limit, offset, meta,
- * and the folders `fields` expands, joined in the same statement (never a query per row).
+ * and the folders `fields` expands, joined in the same statement (never a query per row). A page
+ * of one chunk is one statement. A longer one selects its ordered ids once, then reads the rows by
+ * primary key LOOKUP_BATCH at a time: the filter, search and sort run once, not once a chunk (each
+ * chunk's OFFSET would scan and sort the table again).
  */
 export async function listPage<T extends SQLiteTable, F extends string>(
   db: DrizzleD1Database,
@@ -146,23 +169,40 @@ export async function listPage<T extends SQLiteTable, F extends string>(
   sizeOf: RowSize<Listed<T['$inferSelect']>>,
 ): Promise<ListPage<Listed<T['$inferSelect']>>> {
   const expanded = selectionDepth(query.fields);
-  const depth = Math.max(expanded, filterDepth(query.filter), ...query.sort.map((s) => (typeof s.field === 'string' ? 0 : s.field.depth)));
+  const depth = Math.max(filterDepth(query.filter), ...query.sort.map((s) => (typeof s.field === 'string' ? 0 : s.field.depth)));
   const fields: Record<string, unknown> = { row: t.table };
   for (let d = 1; d <= expanded; d++) fields[`via_${d}`] = via(d);
-  const where = whereOf(query, t);
-  const order = orderOf(query, t);
-  const read = async (limit: number, offset: number) => {
-    const rows = (await selectJoined(db, fields, t, depth)
-      .where(where)
-      .orderBy(...order)
-      .limit(limit)
-      .offset(offset)) as Record<string, unknown>[];
-    return rows.map((r) => ({
-      row: r.row as T['$inferSelect'],
-      via: Array.from({ length: expanded }, (_, i) => (r[`via_${i + 1}`] as FolderRow | null | undefined) ?? null),
-    }));
-  };
-  const page = await readBounded(query.limit, query.offset, read, sizeOf);
+  const listed = (r: Record<string, unknown>): Listed<T['$inferSelect']> => ({
+    row: r.row as T['$inferSelect'],
+    via: Array.from({ length: expanded }, (_, i) => (r[`via_${i + 1}`] as FolderRow | null | undefined) ?? null),
+  });
+  const ordered = <S extends SQLiteSelect>(select: S) =>
+    select
+      .where(whereOf(query, t))
+      .orderBy(...orderOf(query, t))
+      .limit(query.limit)
+      .offset(query.offset);
+
+  let page: ListPage<Listed<T['$inferSelect']>>;
+  if (query.limit <= READ_CHUNK) {
+    const rows = (await ordered(selectJoined(db, fields, t, Math.max(depth, expanded)))) as Record<string, unknown>[];
+    page = await readBounded(query.limit, query.offset, async () => consecutive(rows.map(listed), query.offset), sizeOf, query.limit);
+  } else {
+    const ids = ((await ordered(selectJoined(db, { id: t.id }, t, depth))) as { id: string }[]).map((r) => r.id);
+    const read = async (limit: number, offset: number) => {
+      const batch = ids.slice(offset - query.offset, offset - query.offset + limit);
+      if (batch.length === 0) return { rows: [], covered: 0 };
+      const rows = (await selectJoined(db, fields, t, expanded).where(inArray(t.id, batch))) as Record<string, unknown>[];
+      const byId = new Map(rows.map((r) => [(r.row as { id: string }).id, listed(r)]));
+      // A row deleted since the ids were read is left out; the positions after it stay true.
+      const found = batch.flatMap((id, i) => {
+        const row = byId.get(id);
+        return row ? [{ row, at: offset + i }] : [];
+      });
+      return { rows: found, covered: batch.length };
+    };
+    page = await readBounded(ids.length, query.offset, read, sizeOf, LOOKUP_BATCH);
+  }
   return { ...page, ...(await metaCounts(db, query, t)) };
 }
 

@@ -111,6 +111,20 @@ describe('relational filters and sort', () => {
   });
 });
 
+describe('long lists (ids first, then rows by key, in batches)', () => {
+  it('limit=-1 over 230 folders keeps the order across batches, expands parent, and pages with offset', async () => {
+    const group = `long-${tag}`;
+    const parent = await folder(`${group} parent`, null);
+    const names = Array.from({ length: 229 }, (_, i) => `${group} ${String(i).padStart(3, '0')}`);
+    for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((name) => folder(name, parent.id)));
+    const all = await list<{ name: string; parent: { name: string } | null }>(`filter[name][_starts_with]=${encodeURIComponent(group)}&sort=-name&limit=-1&fields=name,parent.name`, '/folders');
+    expect(all.map((f) => f.name)).toEqual([`${group} parent`, ...names].sort().reverse());
+    expect(all.filter((f) => f.parent?.name === parent.name)).toHaveLength(229);
+    const tail = await list<{ name: string }>(`filter[name][_starts_with]=${encodeURIComponent(group)}&sort=name&limit=150&offset=100&fields=name`, '/folders');
+    expect(tail.map((f) => f.name)).toEqual(names.slice(100, 229).concat(`${group} parent`).slice(0, 150));
+  });
+});
+
 describe('@directus/sdk with relations', () => {
   const client = sdk();
   it('readFiles with nested fields and a relational filter, readFile, readFolders', async () => {
