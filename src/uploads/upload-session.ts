@@ -11,12 +11,11 @@ import {
   assertFolder,
   type FilesDeps,
   learnStored,
-  originalKey,
   recordNewFile,
-  replacementKey,
   recordReplacement,
   requireFile,
 } from '../files/service';
+import { chooseKey } from '../files/naming';
 import { storageFor } from '../storage';
 import { concat } from '../lib/bytes';
 import { ResumableSha256 } from '../lib/resumable-sha256';
@@ -605,7 +604,9 @@ export class UploadSession extends DurableObject<Bindings> {
       throw error;
     }
     state.type = type;
-    state.key = state.replaces ? replacementKey(state.fileId, ext) : originalKey(state.fileId, ext);
+    // The upload's own lease row holds a name-derived key (File Naming `original`) while it lives.
+    const owner = { id: this.ctx.id.toString(), until: Date.now() + 2 * state.expirationMs };
+    state.key = (await chooseKey(this.deps().repo, this.client(state), { id: state.fileId, ext, filename: state.filename, replaces: state.replaces, owner })).key;
     this.save(state);
   }
 
