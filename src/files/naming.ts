@@ -76,7 +76,10 @@ function candidate(stem: string, ext: string | undefined, attempt: number): stri
 export interface KeyRequest {
   /** The file's id (the replaced file's for a replacement). */
   id: string;
+  /** The extension of an id's key (DetectedType.ext). */
   ext: string | undefined;
+  /** The extension of a name's key: the bytes' alone, never the client's (DetectedType.typeExt). */
+  typeExt: string | undefined;
   filename: string;
   replaces: boolean;
   /** A TUS upload: its own lease row holds the key while the upload lives (see FilesRepository.claimKey). */
@@ -105,7 +108,7 @@ export async function chooseKey(repo: FilesRepository, client: S3Client, request
   if ((await repo.fileNaming()) === 'uuid') return uuid();
   const stem = nameStem(request.filename);
   if (stem === '') return uuid();
-  const claimed = await claimFirstFree(repo, client, (attempt) => candidate(stem, request.ext, attempt), request.owner);
+  const claimed = await claimFirstFree(repo, client, (attempt) => candidate(stem, request.typeExt, attempt), request.owner);
   if (!claimed) throw new AppError('SERVICE_UNAVAILABLE', `No free storage key for "${stem}" after ${1 + NUMBERED + RANDOM} tries; try again.`);
   return claimed;
 }

@@ -70,14 +70,14 @@ export function newPrivateHash(): string {
 async function ingest(deps: FilesDeps, client: S3Client, id: string, replaces: boolean, file: IncomingFile): Promise<Claimed> {
   const { files } = deps.config;
   const { head, stream } = await peek(file.stream, HEAD_BYTES);
-  const { type, ext } = await detectType(head, file.declaredType, file.filename);
+  const { type, ext, typeExt } = await detectType(head, file.declaredType, file.filename);
   try {
     assertTypeAllowed(type, files.mimeTypeAllowList);
   } catch (error) {
     await stream.cancel().catch(() => {});
     throw error;
   }
-  const chosen = await chooseKey(deps.repo, client, { id, ext, filename: file.filename, replaces });
+  const chosen = await chooseKey(deps.repo, client, { id, ext, typeExt, filename: file.filename, replaces });
   const { key } = chosen;
   const digest = new crypto.DigestStream('SHA-256');
   // The delete also covers a write whose last answer was lost: the object may exist all the same.
