@@ -177,15 +177,20 @@ export class FilesRepository {
    */
   async switchKey(id: string, storage: string, from: string, to: string): Promise<FileRow | undefined> {
     const now = new Date().toISOString();
-    const [updated] = await this.db.batch([
+    const [, updated] = await this.db.batch([
+      // First, while the record still points to `from` (the batch is one transaction).
+      this.db
+        .insert(liveUploads)
+        .select(
+          sql`SELECT ${claimId(storage, from)}, ${storage}, ${from}, NULL, 0
+            WHERE EXISTS (SELECT 1 FROM files f WHERE f.id = ${id} AND f.storage = ${storage} AND f.filename_disk = ${from})`,
+        )
+        .onConflictDoUpdate({ target: liveUploads.id, set: { liveUntil: 0 } }),
       this.db
         .update(files)
         .set({ filenameDisk: to, modifiedOn: now })
         .where(and(eq(files.id, id), eq(files.storage, storage), eq(files.filenameDisk, from)))
         .returning(),
-      this.db.run(sql`INSERT INTO live_uploads (id, storage, key, s3_upload_id, live_until)
-        SELECT ${claimId(storage, from)}, ${storage}, ${from}, NULL, 0 WHERE changes() > 0
-        ON CONFLICT (id) DO UPDATE SET live_until = 0`),
       this.db.delete(liveUploads).where(eq(liveUploads.id, claimId(storage, to))),
     ]);
     return updated[0];
