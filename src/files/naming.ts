@@ -149,8 +149,8 @@ async function claimFirstFree(
  * A 400 says what to send instead.
  */
 export function checkedKeyName(given: unknown, ext: string | undefined): string {
-  const want = ext ? `.${ext}` : ' with no extension';
-  if (typeof given !== 'string') throw new AppError('INVALID_PAYLOAD', `"filename_disk" must be a string: a name of a-z, 0-9 and - (at most ${NAME_STEM_MAX}) ending in ${want}.`);
+  const ending = ext ? `ending in .${ext}` : 'with no extension';
+  if (typeof given !== 'string') throw new AppError('INVALID_PAYLOAD', `"filename_disk" must be a string: a name of a-z, 0-9 and - (at most ${NAME_STEM_MAX}) ${ending}.`);
   const stem = ext && given.endsWith(`.${ext}`) ? given.slice(0, -ext.length - 1) : given;
   const safe = nameStem(stem);
   if (ext && !given.endsWith(`.${ext}`)) {
@@ -159,7 +159,7 @@ export function checkedKeyName(given: unknown, ext: string | undefined): string 
   if (stem === '' || safe !== stem) {
     throw new AppError(
       'INVALID_PAYLOAD',
-      `"filename_disk" must be a storage key: a-z, 0-9 and single - inside (at most ${NAME_STEM_MAX} characters, not a path nor a Windows device name) and the extension${ext ? ` .${ext}` : ''}; try "${originalKey(safe || 'file', ext)}".`,
+      `"filename_disk" must be a storage key: a-z, 0-9 and single - inside (at most ${NAME_STEM_MAX} characters, not a path nor a Windows device name), ${ending}; try "${originalKey(safe || 'file', ext)}".`,
     );
   }
   return given;

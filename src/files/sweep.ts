@@ -153,7 +153,10 @@ async function sweepMultipart(deps: SweepDeps, client: S3Client, cursor: SweepPo
     report.skipped.push('multipart: this store does not list multipart uploads (NotImplemented)');
     return { listed: 0, next: undefined };
   }
-  const stale = page.uploads.filter((u) => (OWN_KEY.test(u.key) || UPLOAD_KEY.test(u.key)) && (u.initiated?.getTime() ?? o.now) < o.now - o.graceMs);
+  const old = page.uploads.filter((u) => (u.initiated?.getTime() ?? o.now) < o.now - o.graceMs);
+  const named = old.map((u) => u.key).filter((k) => !OWN_KEY.test(k) && !UPLOAD_KEY.test(k));
+  const claimed = named.length > 0 ? await deps.files.claimedKeys(client.location.name, named) : new Set<string>();
+  const stale = old.filter((u) => OWN_KEY.test(u.key) || UPLOAD_KEY.test(u.key) || claimed.has(u.key));
   const owned = await deps.live.ownedUploadIds(client.location.name, stale.map((u) => u.uploadId), o.now);
   for (const u of stale.filter((s) => !owned.has(s.uploadId))) {
     await client.abortMultipartUpload(u.key, u.uploadId);
