@@ -55,11 +55,16 @@ export interface AssetPreset {
   transforms?: unknown[];
 }
 
-/** Directus's project settings that this service reads: the thumbnail whitelist. One row, id 1. */
+/**
+ * Directus's project settings that this service reads: the thumbnail whitelist, and how new bytes
+ * are named in storage (Directus 8's "File Naming": `uuid` keys, or the upload's `original` name
+ * made safe, see src/files/naming.ts). One row, id 1.
+ */
 export const settings = sqliteTable('settings', {
   id: integer('id').primaryKey(),
   storageAssetTransform: text('storage_asset_transform', { enum: ['all', 'presets', 'none'] }).notNull().default('all'),
   storageAssetPresets: text('storage_asset_presets', { mode: 'json' }).$type<AssetPreset[]>().notNull().default(sql`'[]'`),
+  fileNaming: text('file_naming', { enum: ['uuid', 'original'] }).notNull().default('uuid'),
   modifiedOn: text('modified_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
 });
 

@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONTENT_TOO_LARGE: 413,
+  /** The request clashes with the record as it now is (a storage key in use, a change meanwhile). */
+  CONFLICT: 409,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RANGE_NOT_SATISFIABLE: 416,
   /** The image cannot be transformed: not decodable, or too large to decode at the edge. */

@@ -50,6 +50,8 @@ export interface DetectedType {
   type: string;
   /** The extension for `filename_disk`: the sniffed format's, else the client's. */
   ext: string | undefined;
+  /** The extension the bytes alone give (never the client's): a key made of a name takes this one. */
+  typeExt: string | undefined;
 }
 
 /**
@@ -60,14 +62,17 @@ export interface DetectedType {
  */
 export async function detectType(head: Uint8Array, declared: string | undefined, filename: string): Promise<DetectedType> {
   // SVG first: file-type reports it as generic XML.
-  if (isSvg(head)) return { type: 'image/svg+xml', ext: 'svg' };
+  if (isSvg(head)) return { type: 'image/svg+xml', ext: 'svg', typeExt: 'svg' };
   const sniffed = head.byteLength > 0 ? await fileTypeFromBuffer(head).catch(() => undefined) : undefined;
-  if (sniffed) return { type: sniffed.mime, ext: sniffed.ext };
+  if (sniffed) return { type: sniffed.mime, ext: sniffed.ext, typeExt: sniffed.ext };
   const clean = wellFormedType(declared);
-  if (clean && clean !== 'application/octet-stream') return { type: clean, ext: extensionOf(filename) };
-  if (head.byteLength > 0 && isText(head)) return { type: 'text/plain', ext: extensionOf(filename) ?? 'txt' };
-  return { type: 'application/octet-stream', ext: extensionOf(filename) };
+  if (clean && clean !== 'application/octet-stream') return { type: clean, ext: extensionOf(filename), typeExt: PLAIN_TYPE_EXT[clean] };
+  if (head.byteLength > 0 && isText(head)) return { type: 'text/plain', ext: extensionOf(filename) ?? 'txt', typeExt: 'txt' };
+  return { type: 'application/octet-stream', ext: extensionOf(filename), typeExt: undefined };
 }
+
+/** Declared types without magic numbers whose extension is certain; others give a name's key none. */
+const PLAIN_TYPE_EXT: Partial<Record<string, string>> = { 'text/plain': 'txt', 'text/csv': 'csv', 'text/markdown': 'md', 'application/json': 'json' };
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 

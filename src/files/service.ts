@@ -11,6 +11,7 @@ import { MAX_BUFFERED_PART, type WriteTracking, writeStream } from '../storage/s
 import { cleanName, type FileFieldsPatch, scrapedIfValid } from './fields';
 import { assertTypeAllowed, detectType, HEAD_BYTES, peek } from './inspect';
 import { type ScrapedMetadata, scrapeMetadata } from './metadata';
+import { type ChosenKey, chooseKey } from './naming';
 import { titleFromFilename } from './record';
 
 export interface FilesDeps {
@@ -24,7 +25,7 @@ export interface FilesDeps {
 /** Bytes to store: a stream of unknown length plus what the client said about it. */
 export interface IncomingFile {
   stream: ReadableStream<Uint8Array>;
-  /** The client's file name; it becomes `filename_download`, never a storage key. */
+  /** The client's file name; it becomes `filename_download`, and a storage key only as naming.ts makes it safe. */
   filename: string;
   declaredType: string | undefined;
 }
@@ -50,54 +51,45 @@ export interface Ingested extends StoredBytes {
   scraped: ScrapedMetadata;
 }
 
+/** Bytes just stored under a key that is claimed until their record points to it. */
+type Claimed = Ingested & Pick<ChosenKey, 'release'>;
+
 /** A private hash: 128 random bits, URL-safe base64 (22 characters), never shaped like an id. */
 export function newPrivateHash(): string {
   return randomToken(16);
 }
 
-/** The key of a file's original: `<id>.<ext>` with the sniffed extension. */
-export function originalKey(id: string, ext: string | undefined): string {
-  return ext ? `${id}.${ext}` : id;
-}
-
 /**
- * The key of a replacement's bytes: `<id>.<8 hex>.<ext>`, never the key in use. New bytes are
- * written beside the old ones and the record switches to them in one update, so a replacement that
- * fails at any step leaves the file exactly as it was.
+ * Stores the bytes of `file` under the key chooseKey gives for file `id`, learning everything about
+ * them on the way, with one read: the head is peeked to sniff the real type (refused before anything
+ * is stored when the allow-list says no), the body streams to the key (bounded memory, equal parts)
+ * through a SHA-256 tap, and the metadata is scraped from the head (plus one Range read if it runs
+ * longer). The key comes from the id, or the name made safe (naming.ts), and the sniffed extension:
+ * `../../x` cannot escape the root. If anything fails, whatever was written is deleted again.
  */
-export function replacementKey(id: string, ext: string | undefined): string {
-  return originalKey(`${id}.${hex(crypto.getRandomValues(new Uint8Array(4)))}`, ext);
-}
-
-/**
- * Stores the bytes of `file` under `keyFor(ext)`, learning everything about them on the way, with
- * one read: the head is peeked to sniff the real type (refused before anything is stored when the
- * allow-list says no), the body streams to the key (bounded memory, equal parts) through a SHA-256
- * tap, and the metadata is scraped from the head (plus one Range read if it runs longer). The key
- * comes from the id and the sniffed extension: a client's name never becomes a key, so `../../x`
- * cannot escape the root. If anything fails, whatever was written is deleted again.
- */
-async function ingest(deps: FilesDeps, client: S3Client, keyFor: (ext: string | undefined) => string, file: IncomingFile): Promise<Ingested> {
+async function ingest(deps: FilesDeps, client: S3Client, id: string, replaces: boolean, file: IncomingFile): Promise<Claimed> {
   const { files } = deps.config;
   const { head, stream } = await peek(file.stream, HEAD_BYTES);
-  const { type, ext } = await detectType(head, file.declaredType, file.filename);
+  const { type, ext, typeExt } = await detectType(head, file.declaredType, file.filename);
   try {
     assertTypeAllowed(type, files.mimeTypeAllowList);
   } catch (error) {
     await stream.cancel().catch(() => {});
     throw error;
   }
-  const key = keyFor(ext);
+  const chosen = await chooseKey(deps.repo, client, { id, ext, typeExt, filename: file.filename, replaces });
+  const { key } = chosen;
   const digest = new crypto.DigestStream('SHA-256');
   // The delete also covers a write whose last answer was lost: the object may exist all the same.
-  return removedOnFailure(client, key, async () => {
+  return removedOnFailure(client, chosen, async () => {
     const { size } = await writeStream(client, key, stream.pipeThrough(teeTo(digest)), {
       partSize: Math.min(client.location.tusChunkSize, MAX_BUFFERED_PART),
       contentType: type,
       track: trackWrite(deps, client, key),
       ...(files.maxUploadSize === undefined ? {} : { maxSize: files.maxUploadSize }),
     });
-    return learnStored(deps, client, { key, type, size, checksum: hex(await digest.digest), head });
+    const stored = await learnStored(deps, client, { key, type, size, checksum: hex(await digest.digest), head });
+    return { ...stored, release: chosen.release };
   });
 }
 
@@ -126,17 +118,27 @@ function trackWrite(deps: FilesDeps, client: S3Client, key: string): WriteTracki
 }
 
 /**
- * Runs `step` on bytes just written to `key`; if it fails, the object is deleted before the error
- * goes on, so a failed upload, import or replacement leaves nothing behind. A delete that fails too
- * leaves an object no record points to, which the sweep removes after its grace period.
+ * Runs `step` on bytes just written to `key`; if it fails, the object is deleted (and then its key's
+ * claim ends) before the error goes on, so a failed upload, import or replacement leaves nothing
+ * behind. A delete that fails too leaves an object no record points to (its claim expiring marks a
+ * named key as ours), which the sweep removes after its grace period.
  */
-async function removedOnFailure<T>(client: S3Client, key: string, step: () => Promise<T>): Promise<T> {
+async function removedOnFailure<T>(client: S3Client, { key, release }: Pick<ChosenKey, 'key' | 'release'>, step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (error) {
-    await client.deleteObject(key).catch((cause: Error) => log('warn', 'orphan left for the sweep', { storage: client.location.name, key, reason: cause.message }));
+    await client.deleteObject(key).then(
+      () => release().catch(() => {}),
+      (cause: Error) => log('warn', 'orphan left for the sweep', { storage: client.location.name, key, reason: cause.message }),
+    );
     throw error;
   }
+}
+
+/** Ends the claim of a key its record now points to; a claim left over just expires (the sweep drops it). */
+async function released(claimed: Claimed, row: FileRow): Promise<FileRow> {
+  await claimed.release().catch((error: Error) => log('warn', 'key claim left to expire', { file: row.id, key: claimed.key, reason: error.message }));
+  return row;
 }
 
 /** Scrapes the metadata of bytes already stored (Range reads where it runs past the head). */
@@ -178,7 +180,7 @@ function learned(ingested: Ingested, fields: Partial<FileFieldsPatch>) {
   };
 }
 
-/** Creates a file: bytes to `<id>.<ext>` in the chosen (or default) location, then the record. */
+/** Creates a file: bytes to `<id>.<ext>` (or the name's key, see naming.ts) in the chosen (or default) location, then the record. */
 export async function createFile(
   deps: FilesDeps,
   file: IncomingFile,
@@ -188,9 +190,9 @@ export async function createFile(
   await assertFolder(deps, fields);
   const client = storageFor(deps.config, options.storage);
   const id = crypto.randomUUID();
-  const ingested = await ingest(deps, client, (ext) => originalKey(id, ext), file);
+  const ingested = await ingest(deps, client, id, false, file);
   const filenameDownload = fields.filenameDownload ?? file.filename;
-  return removedOnFailure(client, ingested.key, () => recordNewFile(deps, client, id, ingested, { ...fields, filenameDownload }, options.uploadedBy));
+  return released(ingested, await removedOnFailure(client, ingested, () => recordNewFile(deps, client, id, ingested, { ...fields, filenameDownload }, options.uploadedBy)));
 }
 
 /**
@@ -236,17 +238,18 @@ export async function replaceFile(
   fields: Partial<FileFieldsPatch>,
 ): Promise<FileRow> {
   await assertFolder(deps, fields);
-  const existing = await requireFile(deps, id);
+  const existing = await requireCurrentFile(deps, id);
   const client = storageFor(deps.config, existing.storage);
-  const ingested = await ingest(deps, client, (ext) => replacementKey(id, ext), file);
+  const ingested = await ingest(deps, client, id, true, file);
   // The new bytes bring their own name unless the form sets one (Directus): `?download` of a PNG
   // that replaced sunset.jpg is not named sunset.jpg.
   const named = { ...fields, filenameDownload: fields.filenameDownload ?? file.filename };
-  return removedOnFailure(client, ingested.key, () => recordReplacement(deps, client, existing, ingested, named));
+  return released(ingested, await removedOnFailure(client, ingested, () => recordReplacement(deps, client, existing, ingested, named)));
 }
 
 /**
- * Moves a file's record on to new bytes already stored, in one update: until it lands the file is
+ * Moves a file's record on to new bytes already stored, in one update, if it still has the bytes it
+ * had when read (else 409: a rename or another replacement came first): until it lands the file is
  * what it was. After it, the old bytes and the
  * derivatives made of them are removed; a storage failure there is logged, not returned (the
  * replacement is done, the derivatives can never be served again since their keys hold the old
@@ -277,8 +280,9 @@ export async function recordReplacement(
       ...(given(fields.tags) ? {} : { tags }),
       ...(given(fields.location) ? {} : { location }),
     },
+    existing.filenameDisk,
   );
-  if (!updated) throw notFound(id);
+  if (!updated) throw (await deps.repo.get(id)) ? changedMeanwhile(id) : notFound(id);
   await deps.repo.forgetDerivatives(id);
   try {
     await client.deletePrefix(derivativesPrefix(id));
@@ -343,8 +347,20 @@ export async function requireFile(deps: FilesDeps, id: string): Promise<FileRow>
   return row;
 }
 
+/** A file as the primary has it, for a change that switches its key (a replica may be behind). */
+export async function requireCurrentFile(deps: FilesDeps, id: string): Promise<FileRow> {
+  const row = isUuid(id) ? await (deps.primary ?? deps.repo).get(id) : undefined;
+  if (!row) throw notFound(id);
+  return row;
+}
+
 export function isUuid(id: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+}
+
+/** A switch of a file's key that lost to another (a rename, a replacement) since the file was read. */
+export function changedMeanwhile(id: string): AppError {
+  return new AppError('CONFLICT', `File "${id}" was renamed or replaced while this change ran; nothing of this change was kept: read the file and send it again.`);
 }
 
 function notFound(id: string): AppError {

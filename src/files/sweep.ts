@@ -54,7 +54,8 @@ interface PageResult {
 
 /**
  * Removes what failures left in one storage location, and nothing else:
- * - `objects`: originals no file record points to and no live upload holds, older than the grace;
+ * - `objects`: originals no file record points to and no live upload holds, older than the grace
+ *   (a key made of a name counts only if it was claimed, and its expired claim goes with it);
  * - `generated`: the derivatives prefixes of files that no longer exist;
  * - `uploads`: the folders of TUS uploads that are no longer live (staged bytes, partial uploads'
  *   objects their upload could not delete), older than the grace;
@@ -101,12 +102,17 @@ async function sweepObjects(deps: SweepDeps, client: S3Client, token: string | u
   const storage = client.location.name;
   // With a delimiter, `generated/` and any folder of other software are one entry each, never walked.
   const page = await client.listObjects({ delimiter: '/', maxKeys: o.pageSize ?? 1000, ...(token ? { continuationToken: token } : {}) });
-  const keys = page.objects.filter((obj) => OWN_KEY.test(obj.key) && (obj.lastModified?.getTime() ?? o.now) < o.now - o.graceMs).map((obj) => obj.key);
+  const old = page.objects.filter((obj) => (obj.lastModified?.getTime() ?? o.now) < o.now - o.graceMs).map((obj) => obj.key);
+  // A key made of a name (File Naming `original`, a rename) is ours when it was claimed (naming.ts).
+  const named = old.filter((k) => !OWN_KEY.test(k));
+  const claimed = named.length > 0 ? await deps.files.claimedKeys(storage, named) : new Set<string>();
+  const keys = old.filter((k) => OWN_KEY.test(k) || claimed.has(k));
   const referenced = await deps.files.referencedKeys(storage, keys);
   const held = await deps.live.heldKeys(storage, keys, o.now);
   const orphans = keys.filter((k) => !referenced.has(k) && !held.has(k));
   if (orphans.length > 0) await client.deleteObjects(orphans);
   report.removedObjects.push(...orphans);
+  await deps.files.dropExpiredClaims(storage, [...claimed], o.now);
   return { listed: page.objects.length, next: page.nextContinuationToken ? { token: page.nextContinuationToken } : undefined };
 }
 
@@ -147,7 +153,10 @@ async function sweepMultipart(deps: SweepDeps, client: S3Client, cursor: SweepPo
     report.skipped.push('multipart: this store does not list multipart uploads (NotImplemented)');
     return { listed: 0, next: undefined };
   }
-  const stale = page.uploads.filter((u) => (OWN_KEY.test(u.key) || UPLOAD_KEY.test(u.key)) && (u.initiated?.getTime() ?? o.now) < o.now - o.graceMs);
+  const old = page.uploads.filter((u) => (u.initiated?.getTime() ?? o.now) < o.now - o.graceMs);
+  const named = old.map((u) => u.key).filter((k) => !OWN_KEY.test(k) && !UPLOAD_KEY.test(k));
+  const claimed = named.length > 0 ? await deps.files.claimedKeys(client.location.name, named) : new Set<string>();
+  const stale = old.filter((u) => OWN_KEY.test(u.key) || UPLOAD_KEY.test(u.key) || claimed.has(u.key));
   const owned = await deps.live.ownedUploadIds(client.location.name, stale.map((u) => u.uploadId), o.now);
   for (const u of stale.filter((s) => !owned.has(s.uploadId))) {
     await client.abortMultipartUpload(u.key, u.uploadId);

@@ -6,6 +6,7 @@ import { AppError } from '../errors/app-error';
 import { type FileFieldsPatch, parseFileFields } from '../files/fields';
 import { importFile } from '../files/import';
 import { multipartParts } from '../files/multipart';
+import { renameFile } from '../files/rename';
 import { parseFileQuery } from '../lib/query';
 import { selectionDepth } from '../lib/query-paths';
 import { type FileField, type FileRecord, toRecord } from '../files/record';
@@ -132,8 +133,11 @@ filesRoutes.patch('/:id', async (c) => {
   }
   const body = await jsonBody(c);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('INVALID_PAYLOAD', 'Send an object of fields to change.');
-  const { fields } = parseFileFields(body as Record<string, unknown>, { allowStorage: false });
-  const row = await updateFileFields(d, id, fields as Partial<FileFieldsPatch>);
+  // `filename_disk` renames the stored object (src/files/rename.ts), before the other fields change.
+  const { filename_disk: newKey, ...rest } = body as Record<string, unknown>;
+  const { fields } = parseFileFields(rest, { allowStorage: false });
+  const renamed = Object.hasOwn(body, 'filename_disk') ? await renameFile(d, id, newKey) : undefined;
+  const row = renamed && Object.keys(rest).length === 0 ? renamed : await updateFileFields(d, id, fields as Partial<FileFieldsPatch>);
   await forgetAtEdge(c, row.id);
   return c.json({ data: project(row, await hiddenFor(c)) });
 });

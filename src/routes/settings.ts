@@ -4,7 +4,7 @@ import { requireScope } from '../middleware/auth';
 import { jsonBody } from './json-body';
 import { assetSettings, updateAssetSettings } from '../settings/service';
 
-/** Directus's project settings, the asset whitelist part: `storage_asset_transform` and presets. */
+/** Directus's project settings this service keeps: the asset whitelist (`storage_asset_transform`, presets) and `file_naming`. */
 export const settingsRoutes = new Hono<AppEnv>();
 
 settingsRoutes.get('/', requireScope('read'), async (c) => c.json({ data: await assetSettings(c.env.DB) }));

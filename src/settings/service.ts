@@ -14,7 +14,10 @@ export const SETTINGS_TTL_MS = 5000;
 let cached: { value: AssetSettings; version: Promise<string>; at: number; db: D1Database } | undefined;
 
 function remember(value: AssetSettings, db: D1Database): AssetSettings {
-  const version = crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(value))).then((d) => hex(d).slice(0, 16));
+  // Only the whitelist shapes a transform's answer: a change of `file_naming` keeps the edge's entries
+  // (and the hash is the one the whitelist had before `file_naming` existed).
+  const whitelist = { storage_asset_transform: value.storage_asset_transform, storage_asset_presets: value.storage_asset_presets };
+  const version = crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(whitelist))).then((d) => hex(d).slice(0, 16));
   cached = { value, version, at: Date.now(), db };
   return value;
 }
@@ -44,6 +47,7 @@ const preset = z.strictObject({
 const patchSchema = z.strictObject({
   storage_asset_transform: z.optional(z.enum(['all', 'presets', 'none'])),
   storage_asset_presets: z.optional(z.nullable(z.array(preset))),
+  file_naming: z.optional(z.enum(['uuid', 'original'])),
 });
 
 /** Validates and stores a settings change (unique preset keys, sane ranges); refreshes this isolate. */
@@ -71,6 +75,7 @@ export async function updateAssetSettings(db: D1Database, body: unknown, limits:
   const value = await new SettingsRepository(db).put({
     ...(parsed.data.storage_asset_transform === undefined ? {} : { storage_asset_transform: parsed.data.storage_asset_transform }),
     ...(given === undefined ? {} : { storage_asset_presets: presets }),
+    ...(parsed.data.file_naming === undefined ? {} : { file_naming: parsed.data.file_naming }),
   });
   return remember(value, db);
 }

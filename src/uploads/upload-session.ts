@@ -11,12 +11,11 @@ import {
   assertFolder,
   type FilesDeps,
   learnStored,
-  originalKey,
   recordNewFile,
-  replacementKey,
   recordReplacement,
   requireFile,
 } from '../files/service';
+import { chooseKey } from '../files/naming';
 import { storageFor } from '../storage';
 import { concat } from '../lib/bytes';
 import { ResumableSha256 } from '../lib/resumable-sha256';
@@ -597,7 +596,7 @@ export class UploadSession extends DurableObject<Bindings> {
    * refused type ends the upload with 415 and nothing kept.
    */
   private async ensureKnown(state: State, head: Uint8Array): Promise<void> {
-    const { type, ext } = await detectType(head.subarray(0, HEAD_BYTES), state.declaredType, state.filename);
+    const { type, ext, typeExt } = await detectType(head.subarray(0, HEAD_BYTES), state.declaredType, state.filename);
     try {
       assertTypeAllowed(type, getConfig(this.env).files.mimeTypeAllowList);
     } catch (error) {
@@ -605,7 +604,9 @@ export class UploadSession extends DurableObject<Bindings> {
       throw error;
     }
     state.type = type;
-    state.key = state.replaces ? replacementKey(state.fileId, ext) : originalKey(state.fileId, ext);
+    // The upload's own lease row holds a name-derived key (File Naming `original`) while it lives.
+    const owner = { id: this.ctx.id.toString(), until: Date.now() + 2 * state.expirationMs };
+    state.key = (await chooseKey(this.deps().repo, this.client(state), { id: state.fileId, ext, typeExt, filename: state.filename, replaces: state.replaces, owner })).key;
     this.save(state);
   }
 

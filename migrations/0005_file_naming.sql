@@ -1,0 +1,1 @@
+ALTER TABLE `settings` ADD `file_naming` text DEFAULT 'uuid' NOT NULL;
