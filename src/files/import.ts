@@ -3,6 +3,7 @@ import { AppError } from '../errors/app-error';
 import { storageFor } from '../storage';
 import { Watchdog } from '../storage/watchdog';
 import type { FileFieldsPatch } from './fields';
+import { embeddedVideo, importEmbed } from './embeds';
 import { fetchSource } from './fetch-source';
 import { checkImportUrl } from './import-guard';
 import { assertFolder, createFile, type FilesDeps } from './service';
@@ -10,7 +11,7 @@ import { assertFolder, createFile, type FilesDeps } from './service';
 /**
  * Imports a file from a URL: every hop passes the SSRF guard (see fetchSource); the body streams to
  * storage under the size cap; FILES_IMPORT_TIMEOUT bounds the wait for an answer and every stall
- * while the body arrives.
+ * while the body arrives. A YouTube or Vimeo video's URL makes an embed instead (see importEmbed).
  */
 export async function importFile(
   deps: FilesDeps,
@@ -22,6 +23,8 @@ export async function importFile(
   // a request that cannot succeed must not reach out first.
   const { importDenyList, importTimeoutMs, maxUploadSize } = deps.config.files;
   const first = checkImportUrl(rawUrl, importDenyList);
+  const video = embeddedVideo(first);
+  if (video) return importEmbed(deps, video, fields, options);
   storageFor(deps.config, options.storage);
   await assertFolder(deps, fields);
   const dog = new Watchdog();

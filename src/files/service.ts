@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { FilesRepository } from '../db/files-repository';
 import { leaseRenewal, type LiveUploadsRepository } from '../db/live-uploads-repository';
-import type { FileRow } from '../db/schema';
+import type { FileRow, NewFileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
 import { hex, randomToken } from '../lib/bytes';
 import { log } from '../lib/log';
@@ -178,19 +178,22 @@ function learned(ingested: Ingested, fields: Partial<FileFieldsPatch>) {
   };
 }
 
+/** What an embed's record says that its bytes (the provider's thumbnail) do not. */
+export type EmbedColumns = Required<Pick<NewFileRow, 'type' | 'embed' | 'duration'>>;
+
 /** Creates a file: bytes to `<id>.<ext>` in the chosen (or default) location, then the record. */
 export async function createFile(
   deps: FilesDeps,
   file: IncomingFile,
   fields: Partial<FileFieldsPatch>,
-  options: { storage?: string; uploadedBy?: string | null } = {},
+  options: { storage?: string; uploadedBy?: string | null; embed?: EmbedColumns } = {},
 ): Promise<FileRow> {
   await assertFolder(deps, fields);
   const client = storageFor(deps.config, options.storage);
   const id = crypto.randomUUID();
   const ingested = await ingest(deps, client, (ext) => originalKey(id, ext), file);
   const filenameDownload = fields.filenameDownload ?? file.filename;
-  return removedOnFailure(client, ingested.key, () => recordNewFile(deps, client, id, ingested, { ...fields, filenameDownload }, options.uploadedBy));
+  return removedOnFailure(client, ingested.key, () => recordNewFile(deps, client, id, ingested, { ...fields, filenameDownload }, options.uploadedBy, options.embed));
 }
 
 /**
@@ -204,6 +207,7 @@ export async function recordNewFile(
   ingested: Ingested,
   fields: Partial<FileFieldsPatch> & { filenameDownload: string },
   uploadedBy?: string | null,
+  embed?: EmbedColumns,
 ): Promise<FileRow> {
   // A name that came with the bytes (a part's file name, TUS `filename`, an imported URL) was not
   // checked as a field: it is cleaned here, where every new record is written.
@@ -212,6 +216,7 @@ export async function recordNewFile(
   return deps.repo.insertOnce({
     ...fields,
     ...learned(ingested, fields),
+    ...embed,
     id,
     storage: client.location.name,
     filenameDownload,
@@ -271,7 +276,8 @@ export async function recordReplacement(
   const given = (value: unknown) => value !== undefined;
   const updated = await deps.repo.update(
     id,
-    { ...fields, ...(filenameDownload === undefined ? {} : { filenameDownload }), ...fromBytes, uploadedOn: now, modifiedOn: now },
+    // New bytes make an embed a plain file: its type and duration are the new bytes' now.
+    { ...fields, ...(filenameDownload === undefined ? {} : { filenameDownload }), ...fromBytes, embed: null, uploadedOn: now, modifiedOn: now },
     {
       ...(given(fields.description) ? {} : { description }),
       ...(given(fields.tags) ? {} : { tags }),
