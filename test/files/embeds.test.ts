@@ -7,7 +7,7 @@ import { AppError } from '../../src/errors/app-error';
 import { embeddedVideo } from '../../src/files/embeds';
 import { endpointUrl, isoDurationSeconds, oembedFacts } from '../../src/files/oembed';
 import { readDimensions } from '../../src/images/dimensions';
-import { ADMIN_TOKEN, errorOf, type FileJson, s3, sha256 } from '../helpers';
+import { ADMIN_TOKEN, errorOf, type FileJson, fixture, form, s3, sha256 } from '../helpers';
 
 // YouTube and Vimeo are scripts/oembed-stand-in.ts, on loopback: every `*.stand-in.example` URL the
 // Worker fetches is routed there (down.stand-in.example to a port nothing listens on), the S3
@@ -133,6 +133,17 @@ describe('embeds: Vimeo', () => {
       expect(small.headers.get('content-type')).toBe('image/jpeg');
       expect(readDimensions(new Uint8Array(await small.arrayBuffer()))).toMatchObject({ width: 64, height: 36 });
     }
+  });
+});
+
+describe('embeds: replaced', () => {
+  it('new bytes make an embed a plain file of their type', async () => {
+    const file = await imported(`https://vimeo.com/${videos.vimeo}`);
+    const init = { method: 'PATCH', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, body: form([{ name: 'still.png', data: fixture('alpha.png'), type: 'image/png' }]) };
+    const res = await app.request(`/files/${file.id}`, init, vars);
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(((await res.json()) as { data: unknown }).data).toMatchObject({ type: 'image/png', embed: null, duration: null, filename_download: 'still.png' });
+    expect((await asset(`/assets/${file.id}`)).headers.get('content-type')).toBe('image/png');
   });
 });
 
