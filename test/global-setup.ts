@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { TestProject } from 'vitest/node';
 import { startFaultProxy } from '../scripts/fault-proxy.ts';
+import { STAND_IN_API_KEY, startOembedStandIn, VIDEOS } from '../scripts/oembed-stand-in.ts';
 import { s3TargetFromEnv, startS3rver } from '../scripts/s3-target.ts';
 
 
@@ -62,6 +63,15 @@ export default async function setup({ provide }: TestProject) {
     for (const s of sockets) s.destroy();
     await new Promise<void>((resolve) => silent.close(() => resolve()));
   });
+
+  // The embed tests' YouTube and Vimeo, and a port that was free a moment ago (nothing listens).
+  const standIn = await startOembedStandIn();
+  cleanups.push(standIn.close);
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const closedPort = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  provide('oembedStandIn', { port: standIn.port, closedPort, apiKey: STAND_IN_API_KEY, videos: VIDEOS });
 
   return async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();

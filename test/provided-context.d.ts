@@ -8,5 +8,7 @@ declare module 'vitest' {
     faultProxy: string;
     /** test/fixtures/* as base64, by file name (workerd cannot read the test folder). */
     fixtures: Record<string, string>;
+    /** scripts/oembed-stand-in.ts: its port, the key its Data API takes, its video ids; and a loopback port nothing listens on. */
+    oembedStandIn: { port: number; closedPort: number; apiKey: string; videos: typeof import('../scripts/oembed-stand-in.ts').VIDEOS };
   }
 }

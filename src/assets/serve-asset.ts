@@ -5,6 +5,7 @@ import type { FileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
 import { fileByPrivateHash, type FilesDeps, isUuid, requireFile } from '../files/service';
 import { wellFormedType } from '../files/media-type';
+import { asStoredBytes } from '../files/embeds';
 import { adHocParams, requestVariant, resolveTransform, wantsTransform } from '../images/transform';
 import { assetSettings, assetSettingsVersion } from '../settings/service';
 import { storageFor } from '../storage';
@@ -144,7 +145,7 @@ export async function serveAsset(r: AssetRequest): Promise<Response> {
 
 async function fileFor(deps: FilesDeps, ref: string, viaHash: boolean): Promise<FileRow> {
   const byHash = viaHash ? await fileByPrivateHash(deps, ref) : undefined;
-  return byHash ?? requireFile(deps, ref);
+  return asStoredBytes(byHash ?? (await requireFile(deps, ref)));
 }
 
 /**

@@ -57,6 +57,15 @@ export interface GlobalSettings {
     /** Objects and multipart uploads younger than this are never swept (STORAGE_SWEEP_GRACE). */
     graceMs: number;
   };
+  /** Where embeds (YouTube and Vimeo URLs given to /files/import) learn their title, thumbnail and duration. */
+  embeds: {
+    youtubeOembedUrl: string;
+    vimeoOembedUrl: string;
+    /** The YouTube Data API's videos endpoint, asked for the duration when `youtubeApiKey` is set. */
+    youtubeApiUrl: string;
+    /** YOUTUBE_API_KEY, a secret: sent in a header, never in a URL, an answer or a log line. */
+    youtubeApiKey: string | undefined;
+  };
   log: {
     /** Share of edge-cache hits that get a request line (LOG_SAMPLE_RATE); every other request gets one. */
     sampleRate: number;
@@ -120,6 +129,8 @@ const milliseconds = z.pipe(
   z.transform(Number),
 );
 
+const httpUrl = z.string().check(z.regex(/^https?:\/\/[^\s/?#]+[^\s]*$/, { error: 'expected an http:// or https:// URL' }));
+
 const schema = z.object({
   ADMIN_TOKEN: z.optional(z.string().check(z.minLength(16, { error: 'must be at least 16 characters long' }))),
   FILES_MAX_UPLOAD_SIZE: z.optional(byteSize),
@@ -155,6 +166,10 @@ const schema = z.object({
   ASSETS_EDGE_REVALIDATE: z._default(duration, 60),
   CLOUDFLARE_ZONE_ID: z.optional(z.string().check(z.regex(/^[0-9a-f]{32}$/, { error: 'expected the 32-hex-digit zone id from the dashboard' }))),
   CLOUDFLARE_API_TOKEN: z.optional(z.string().check(z.minLength(20, { error: 'expected an API token with the Cache Purge permission' }))),
+  YOUTUBE_OEMBED_URL: z._default(httpUrl, 'https://www.youtube.com/oembed'),
+  VIMEO_OEMBED_URL: z._default(httpUrl, 'https://vimeo.com/api/oembed.json'),
+  YOUTUBE_API_URL: z._default(httpUrl, 'https://www.googleapis.com/youtube/v3/videos'),
+  YOUTUBE_API_KEY: z.optional(z.string().check(z.regex(/^[\w-]{20,100}$/, { error: 'expected an API key from the Google Cloud console (letters, digits, - and _)' }))),
   LOG_SAMPLE_RATE: z._default(
     z.pipe(z.string().check(z.regex(/^(0(\.\d+)?|1(\.0+)?)$/, { error: 'expected a share from 0 to 1, such as 0.01' })), z.transform(Number)),
     0.01,
@@ -215,6 +230,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         revalidateMs: v.ASSETS_EDGE_REVALIDATE * 1000,
         purge: v.CLOUDFLARE_ZONE_ID && v.CLOUDFLARE_API_TOKEN ? { zoneId: v.CLOUDFLARE_ZONE_ID, apiToken: v.CLOUDFLARE_API_TOKEN } : undefined,
       },
+      embeds: { youtubeOembedUrl: v.YOUTUBE_OEMBED_URL, vimeoOembedUrl: v.VIMEO_OEMBED_URL, youtubeApiUrl: v.YOUTUBE_API_URL, youtubeApiKey: v.YOUTUBE_API_KEY },
       log: { sampleRate: v.LOG_SAMPLE_RATE },
       cors: {
         enabled: v.CORS_ENABLED,

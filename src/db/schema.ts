@@ -19,6 +19,8 @@ export const files = sqliteTable(
     width: integer('width'),
     height: integer('height'),
     duration: integer('duration'),
+    /** An embed's video id (`type` embed/youtube or embed/vimeo); its bytes are the provider's thumbnail. */
+    embed: text('embed'),
     description: text('description'),
     location: text('location'),
     tags: text('tags', { mode: 'json' }).$type<string[]>(),

@@ -42,6 +42,10 @@ export const ERROR_STATUS = {
   STORAGE_UNAVAILABLE: 503,
   STORAGE_ERROR: 502,
   STORAGE_TIMEOUT: 504,
+  // An import's source (the URL, or an embed's provider) could not be reached or failed (502), or did
+  // not answer in time (504): the message names the host and what happened, never the whole URL.
+  SOURCE_UNAVAILABLE: 502,
+  SOURCE_TIMEOUT: 504,
   INTERNAL: 500,
 } as const;
 

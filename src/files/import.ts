@@ -3,15 +3,15 @@ import { AppError } from '../errors/app-error';
 import { storageFor } from '../storage';
 import { Watchdog } from '../storage/watchdog';
 import type { FileFieldsPatch } from './fields';
+import { embeddedVideo, importEmbed } from './embeds';
+import { fetchSource } from './fetch-source';
 import { checkImportUrl } from './import-guard';
 import { assertFolder, createFile, type FilesDeps } from './service';
 
-const MAX_REDIRECTS = 5;
-
 /**
- * Imports a file from a URL: every hop (redirects are followed by hand, at most five) passes the
- * SSRF guard; the body streams to storage under the size cap; FILES_IMPORT_TIMEOUT bounds the wait
- * for an answer and every stall while the body arrives.
+ * Imports a file from a URL: every hop passes the SSRF guard (see fetchSource); the body streams to
+ * storage under the size cap; FILES_IMPORT_TIMEOUT bounds the wait for an answer and every stall
+ * while the body arrives. A YouTube or Vimeo video's URL makes an embed instead (see importEmbed).
  */
 export async function importFile(
   deps: FilesDeps,
@@ -22,27 +22,13 @@ export async function importFile(
   // Everything that can refuse the request without its bytes is asked before the URL is fetched:
   // a request that cannot succeed must not reach out first.
   const { importDenyList, importTimeoutMs, maxUploadSize } = deps.config.files;
-  let url = checkImportUrl(rawUrl, importDenyList);
+  const first = checkImportUrl(rawUrl, importDenyList);
+  const video = embeddedVideo(first);
+  if (video) return importEmbed(deps, video, fields, options);
   storageFor(deps.config, options.storage);
   await assertFolder(deps, fields);
   const dog = new Watchdog();
-  let response: Response | undefined;
-  try {
-    for (let hop = 0; ; hop++) {
-      dog.arm(importTimeoutMs);
-      response = await fetch(url, { redirect: 'manual', signal: dog.signal, headers: { accept: '*/*' } });
-      const location = response.headers.get('location');
-      if (response.status < 300 || response.status >= 400 || !location) break;
-      await response.body?.cancel();
-      if (hop >= MAX_REDIRECTS) throw new AppError('INVALID_PAYLOAD', `The URL redirected more than ${MAX_REDIRECTS} times.`);
-      url = checkImportUrl(new URL(location, url).toString(), importDenyList);
-    }
-  } catch (error) {
-    dog.stop();
-    if (error instanceof AppError) throw error;
-    if (dog.fired !== undefined) throw new AppError('INVALID_PAYLOAD', `The URL did not answer within ${importTimeoutMs} ms (FILES_IMPORT_TIMEOUT).`);
-    throw new AppError('INVALID_PAYLOAD', `The URL could not be fetched: ${(error as Error).message}.`);
-  }
+  const { response, url } = await fetchSource(first, { denyList: importDenyList, timeoutMs: importTimeoutMs }, dog);
   if (!response.ok || !response.body) {
     dog.stop();
     await response.body?.cancel();

@@ -19,7 +19,8 @@ export interface FileRecord {
   width: number | null;
   height: number | null;
   duration: number | null;
-  embed: null;
+  /** The video id of an embed (type `embed/youtube` or `embed/vimeo`), else null. */
+  embed: string | null;
   description: string | null;
   location: string | null;
   tags: string[] | null;
@@ -49,6 +50,7 @@ export const FILE_FIELDS = {
   width: 'width',
   height: 'height',
   duration: 'duration',
+  embed: 'embed',
   description: 'description',
   location: 'location',
   tags: 'tags',
@@ -85,7 +87,7 @@ export function toRecord(row: FileRow): FileRecord {
     width: row.width,
     height: row.height,
     duration: row.duration,
-    embed: null,
+    embed: row.embed,
     description: row.description,
     location: row.location,
     tags: row.tags,

@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { FilesRepository } from '../db/files-repository';
 import { leaseRenewal, type LiveUploadsRepository } from '../db/live-uploads-repository';
-import type { FileRow } from '../db/schema';
+import type { FileRow, NewFileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
 import { hex, randomToken } from '../lib/bytes';
 import { log } from '../lib/log';
@@ -180,19 +180,22 @@ function learned(ingested: Ingested, fields: Partial<FileFieldsPatch>) {
   };
 }
 
+/** What an embed's record says that its bytes (the provider's thumbnail) do not. */
+export type EmbedColumns = Required<Pick<NewFileRow, 'type' | 'embed' | 'duration'>>;
+
 /** Creates a file: bytes to `<id>.<ext>` (or the name's key, see naming.ts) in the chosen (or default) location, then the record. */
 export async function createFile(
   deps: FilesDeps,
   file: IncomingFile,
   fields: Partial<FileFieldsPatch>,
-  options: { storage?: string; uploadedBy?: string | null } = {},
+  options: { storage?: string; uploadedBy?: string | null; embed?: EmbedColumns } = {},
 ): Promise<FileRow> {
   await assertFolder(deps, fields);
   const client = storageFor(deps.config, options.storage);
   const id = crypto.randomUUID();
   const ingested = await ingest(deps, client, id, false, file);
   const filenameDownload = fields.filenameDownload ?? file.filename;
-  return released(ingested, await removedOnFailure(client, ingested, () => recordNewFile(deps, client, id, ingested, { ...fields, filenameDownload }, options.uploadedBy)));
+  return released(ingested, await removedOnFailure(client, ingested, () => recordNewFile(deps, client, id, ingested, { ...fields, filenameDownload }, options.uploadedBy, options.embed)));
 }
 
 /**
@@ -206,6 +209,7 @@ export async function recordNewFile(
   ingested: Ingested,
   fields: Partial<FileFieldsPatch> & { filenameDownload: string },
   uploadedBy?: string | null,
+  embed?: EmbedColumns,
 ): Promise<FileRow> {
   // A name that came with the bytes (a part's file name, TUS `filename`, an imported URL) was not
   // checked as a field: it is cleaned here, where every new record is written.
@@ -214,6 +218,7 @@ export async function recordNewFile(
   return deps.repo.insertOnce({
     ...fields,
     ...learned(ingested, fields),
+    ...embed,
     id,
     storage: client.location.name,
     filenameDownload,
@@ -274,7 +279,8 @@ export async function recordReplacement(
   const given = (value: unknown) => value !== undefined;
   const updated = await deps.repo.update(
     id,
-    { ...fields, ...(filenameDownload === undefined ? {} : { filenameDownload }), ...fromBytes, uploadedOn: now, modifiedOn: now },
+    // New bytes make an embed a plain file: its type and duration are the new bytes' now.
+    { ...fields, ...(filenameDownload === undefined ? {} : { filenameDownload }), ...fromBytes, embed: null, uploadedOn: now, modifiedOn: now },
     {
       ...(given(fields.description) ? {} : { description }),
       ...(given(fields.tags) ? {} : { tags }),

@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:test';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { app } from '../../src/app';
 import { ADMIN_TOKEN, api, bytes, errorOf, type FileJson, sha256 } from '../helpers';
 import { stubImportSources } from './import-sources';
@@ -8,7 +8,11 @@ const payload = bytes(50_000, 31);
 let fetched: string[] = [];
 
 beforeEach(() => {
-  fetched = stubImportSources('files.example.com', (url) => {
+  const real = globalThis.fetch;
+  fetched = stubImportSources('files.example.com', (url, request) => {
+    // Loopback stands in for a host that is down (nothing listens) or that never answers.
+    if (url.pathname === '/refused') return real(new Request(`http://127.0.0.1:${inject('oembedStandIn').closedPort}/`, request));
+    if (url.pathname === '/silent') return real(new Request(`http://127.0.0.1:${env.TEST_SILENT_PORT}/`, request));
     if (url.pathname === '/photo.jpg') return new Response(payload, { headers: { 'content-type': 'image/jpeg' } });
     if (url.pathname === '/named') return new Response('named', { headers: { 'content-disposition': "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", 'content-type': 'application/pdf' } });
     if (url.pathname === '/redirect-ok') return new Response(null, { status: 302, headers: { location: '/photo.jpg' } });
@@ -108,5 +112,19 @@ describe('POST /files/import', () => {
     expect(await errorOf(await importUrl('https://files.example.com/huge'))).toMatchObject({ status: 413, code: 'CONTENT_TOO_LARGE' });
     const noUrl = await api('/files/import', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"data":{}}' });
     expect(await errorOf(noUrl)).toMatchObject({ status: 400, code: 'INVALID_PAYLOAD' });
+  });
+
+  it('a source that cannot be reached says so in words, with a stable code', async () => {
+    expect(await errorOf(await importUrl('https://files.example.com/refused'))).toEqual({
+      status: 502,
+      code: 'SOURCE_UNAVAILABLE',
+      message: 'Could not reach files.example.com: the connection was refused or cut (is a server listening on port 443?).',
+    });
+    const quick = { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ url: 'http://files.example.com:8080/silent' }) };
+    expect(await errorOf(await app.request('/files/import', quick, { ...env, FILES_IMPORT_TIMEOUT: '300' }))).toEqual({
+      status: 504,
+      code: 'SOURCE_TIMEOUT',
+      message: 'Could not reach files.example.com:8080: no answer within 300 ms (FILES_IMPORT_TIMEOUT).',
+    });
   });
 });
