@@ -64,8 +64,10 @@ export class PartWriter {
 
   async receive(state: State, input: AppendInput, body: ReadableStream<Uint8Array>): Promise<void> {
     await this.staging.adoptLegacyTail(state);
-    const carried = this.open;
     const start = this.offset(state);
+    // The open part's request may have ended since the offset was checked: its bytes are gone.
+    if (start !== input.offset) throw tusError(409, `Upload-Offset ${input.offset} does not match the server's offset ${start}.`);
+    const carried = this.open;
     const hasher = carried ? carried.hasher : runningHash(state);
     const digest = input.checksum ? new RequestDigest(input.checksum.algorithm) : undefined;
     const w: Progress = { offset: state.offset, newParts: [], staged: this.store.segments(), head: carried?.head ?? [], assembled: false };
@@ -112,7 +114,15 @@ export class PartWriter {
         if (limit !== undefined && at >= limit) {
           throw tusError(413, `The upload would pass its ${state.length !== undefined ? 'length' : 'maximum size'} of ${limit} bytes; the bytes up to it were kept.`);
         }
-        {
+        if (this.open) {
+          const part = this.open;
+          const n = Math.min(part.left, remaining ?? UNSIZED_PIECE);
+          const piece = remaining === undefined ? await slicer.takeBuffered(n) : slicer.take(n);
+          await part.feed(piece, piece instanceof Uint8Array ? piece.byteLength : n);
+          if (part.left > 0) continue;
+          this.open = undefined;
+          landed(await part.close(), part.length);
+        } else {
           const stagedBytes = total(w.staged);
           const partLength = state.length === undefined ? state.partSize : Math.min(state.partSize, state.length - (w.offset - stagedBytes));
           const need = partLength - stagedBytes;
@@ -123,6 +133,9 @@ export class PartWriter {
           } else if (remaining >= need) {
             const sender = await send(partLength);
             landed(await sender(partBody(this.holdings.client(state), w, slicer.take(need))), need);
+          } else if (state.length !== undefined && w.staged.length === 0 && !atomic) {
+            this.open = new OpenPart(w.offset, partLength, hasher, await send(partLength));
+            continue;
           } else {
             await this.staging.stage(state, w, slicer.take(remaining), remaining);
           }

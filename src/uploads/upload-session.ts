@@ -141,10 +141,14 @@ export class UploadSession extends DurableObject<Bindings> {
         if (input.offset === state.offset && (input.contentLength ?? 0) === 0) return { ok: true, value: this.info(state) };
         throw tusError(409, 'This upload is complete.');
       }
-      if (input.offset !== state.offset) throw tusError(409, `Upload-Offset ${input.offset} does not match the server's offset ${state.offset}.`);
+      const expected = this.writer.offset(state);
+      // A client resuming from the committed offset (its HEAD came before the part opened, or it
+      // starts the part again) gives up the open part's bytes: they are sent again.
+      if (input.offset === state.offset && expected !== state.offset) this.writer.dropOpenPart('the client sent its part again');
+      else if (input.offset !== expected) throw tusError(409, `Upload-Offset ${input.offset} does not match the server's offset ${expected}.`);
       if (input.length !== undefined) this.declareLength(state, input.length);
       const limit = state.length ?? state.maxSize;
-      if (limit !== undefined && input.contentLength !== undefined && state.offset + input.contentLength > limit) {
+      if (limit !== undefined && input.contentLength !== undefined && this.writer.offset(state) + input.contentLength > limit) {
         throw tusError(413, `This request would pass the upload's ${state.length !== undefined ? 'length' : 'maximum size'} of ${limit} bytes.`);
       }
       if (body) await this.writer.receive(state, input, body);
@@ -171,6 +175,7 @@ export class UploadSession extends DurableObject<Bindings> {
       if (state.status === 'completed' && state.concat !== 'partial') throw tusError(409, 'A completed upload cannot be terminated; delete the file instead.');
       if (state.concat === 'final') throw tusError(409, 'A final upload is being assembled; HEAD tells when it has finished.');
       if (state.claimedBy) throw tusError(409, 'A final upload is being assembled from this partial upload; it is used up once that has finished.');
+      this.writer.dropOpenPart('the upload was terminated');
       await this.holdings.discard(state, 'terminated');
       return { ok: true, value: null };
     } catch (error) {
@@ -230,6 +235,7 @@ export class UploadSession extends DurableObject<Bindings> {
     }
     if (state.status === 'active' || (state.concat === 'partial' && state.status === 'completed')) {
       if (now < state.expiresAt) return void (await this.ctx.storage.setAlarm(state.expiresAt));
+      this.writer.dropOpenPart('the upload expired');
       await this.holdings.discard(state, 'expired');
       return;
     }
@@ -287,7 +293,7 @@ export class UploadSession extends DurableObject<Bindings> {
 
   private info(state: State, completedNow = false): UploadInfo {
     return {
-      offset: state.concat === 'final' && state.status !== 'completed' ? undefined : state.offset,
+      offset: state.concat === 'final' && state.status !== 'completed' ? undefined : this.writer.offset(state),
       length: state.length,
       metadataHeader: state.metadataHeader,
       expiresAt: state.expiresAt,
