@@ -45,8 +45,10 @@ export class Completion {
       else if (!(await this.assembleFinalStep(state, client, deadline))) return false;
       state.assembled = true;
       this.store.save(state);
-      await client.deletePrefix(`${h.prefix()}staged-`).catch((error: Error) => h.leftOver(state, error));
     }
+    // Staged pieces are gone once the object is whole, and so is what a cut staging write left
+    // behind (a store may keep the bytes of a PUT cut in the middle).
+    if (state.concat !== 'final') await client.deletePrefix(`${h.prefix()}staged-`).catch((error: Error) => h.leftOver(state, error));
     if (state.concat === 'partial') {
       // Kept for a final upload until the upload expires (the alarm then removes it).
       state.status = 'completed';

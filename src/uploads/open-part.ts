@@ -1,6 +1,9 @@
 import type { ResumableSha256 } from '../lib/resumable-sha256';
 import type { UploadedPart } from '../storage/s3-client';
 
+/** How long a failed write waits for the request's own error. */
+const ANSWER_WAIT_MS = 1000;
+
 /**
  * One part whose body is fed by consecutive PATCHes: a single UploadPart (or the PutObject of an
  * upload of one part) of fixed length, kept open in the Durable Object while its PATCHes come.
@@ -53,10 +56,23 @@ export class OpenPart {
 
   /** Writes `size` bytes into the part: a buffer, or a stream of exactly that many (a request body's piece). */
   async feed(piece: Uint8Array | ReadableStream<Uint8Array>, size: number): Promise<void> {
-    // A failed piece (a cut body) aborts the part through the pipe: the request to storage ends too.
-    if (piece instanceof ReadableStream) await piece.pipeTo(this.writable, { preventClose: true });
-    else await this.withWriter((w) => w.write(piece));
+    try {
+      // A failed piece (a cut body) aborts the part through the pipe: the request to storage ends too.
+      if (piece instanceof ReadableStream) await piece.pipeTo(this.writable, { preventClose: true });
+      else await this.withWriter((w) => w.write(piece));
+    } catch (error) {
+      throw await this.cause(error);
+    }
     this.fed += size;
+  }
+
+  /**
+   * Why a write failed: where the request to storage failed, its own error (a storage error with
+   * its status and code) rather than the stream's, which says only that the body was cancelled.
+   */
+  private async cause(error: unknown): Promise<unknown> {
+    const settled = new Promise<unknown>((resolve) => setTimeout(resolve, ANSWER_WAIT_MS, undefined));
+    return (await Promise.race([this.answer.then(() => undefined, (e: unknown) => e), settled])) ?? error;
   }
 
   /** The part is full: its body ends and storage's answer is awaited. */
