@@ -10,8 +10,8 @@ import { type PartRecorder, startPartRecorder } from './part-recorder.ts';
 
 /**
  * TUS at S3's scale, against `wrangler dev` and a real S3 server (s3rver here; Ceph RGW, directly
- * and behind the R2 rules proxy, in the real-S3 stage): parts streamed from PATCH bodies, staged
- * bytes, cuts in the middle of a part, deferred lengths, and concatenation.
+ * and behind the R2 rules proxy, in the real-S3 stage): parts streamed from PATCH bodies, parts open
+ * across PATCHes, staged bytes, cuts in the middle of a part, deferred lengths, and concatenation.
  */
 const MiB = 1024 * 1024;
 const AUTH = { Authorization: `Bearer ${STACK_TOKEN}`, 'Tus-Resumable': '1.0.0' };
@@ -189,15 +189,51 @@ describe('streamed parts', () => {
     await expectStored(res.headers.get('directus-file-id') ?? '', data);
   });
 
-  it('a PATCH cut while its bytes are being staged resumes from the last staged byte', async () => {
+  it('250 MiB with 100 MiB parts from 30 MiB PATCHes: each part fed by four PATCHes, equal parts, nothing staged', async () => {
+    const data = bytes(250 * MiB, 175);
+    const url = await create({ 'Upload-Length': String(data.byteLength), 'Upload-Metadata': metadata({ filename: 'thirty.bin', storage: 'big' }) });
+    const res = await patchAll(url, data, 30 * MiB);
+    expect(recorder.completed.at(-1)).toEqual([100 * MiB, 100 * MiB, 50 * MiB]);
+    await expectStored(res.headers.get('directus-file-id') ?? '', data);
+    expect(await leftInUploads()).toEqual([]);
+  });
+
+  it('a PATCH cut while it feeds a part open across PATCHes costs that part: HEAD answers its start, and the resend from there completes', async () => {
+    const data = bytes(230 * MiB + 9, 176);
+    const url = await create({ 'Upload-Length': String(data.byteLength), 'Upload-Metadata': metadata({ filename: 'open-cut.bin', storage: 'big' }) });
+    await patchAll(url, data.subarray(0, 144 * MiB), 48 * MiB);
+    // Part 1 landed; 44 MiB of part 2 are in its open UploadPart, counted while it lives.
+    expect(await offsetOf(url)).toBe(144 * MiB);
+    await cutPatch(url, 144 * MiB, data.subarray(144 * MiB), 20 * MiB);
+    expect(await settled(url)).toBe(100 * MiB);
+    const res = await patchAll(url, data, 48 * MiB, 100 * MiB);
+    expect(recorder.completed.at(-1)).toEqual([100 * MiB, 100 * MiB, 30 * MiB + 9]);
+    await expectStored(res.headers.get('directus-file-id') ?? '', data);
+  });
+
+  it('a client that resumes at the start of the open part restarts it (a PATCH at the committed offset)', async () => {
+    const data = bytes(130 * MiB, 177);
+    const url = await create({ 'Upload-Length': String(data.byteLength), 'Upload-Metadata': metadata({ filename: 'restart.bin', storage: 'big' }) });
+    await patchAll(url, data.subarray(0, 60 * MiB), 30 * MiB);
+    expect(await offsetOf(url)).toBe(60 * MiB);
+    // A PATCH anywhere else is a conflict naming the offset to send from.
+    const wrong = await patch(url, 10 * MiB, data.subarray(10 * MiB, 11 * MiB));
+    expect(wrong.status).toBe(409);
+    const res = await patchAll(url, data, 40 * MiB);
+    expect(recorder.completed.at(-1)).toEqual([100 * MiB, 30 * MiB]);
+    await expectStored(res.headers.get('directus-file-id') ?? '', data);
+  });
+
+  it('a deferred-length PATCH cut while its bytes are being staged resumes from the last staged byte', async () => {
     const data = bytes(12 * MiB + 5, 173);
-    const url = await create({ 'Upload-Length': String(data.byteLength), 'Upload-Metadata': metadata({ filename: 'staged.bin', storage: 'big' }) });
+    const url = await create({ 'Upload-Defer-Length': '1', 'Upload-Metadata': metadata({ filename: 'staged.bin', storage: 'big' }) });
     await patchAll(url, data.subarray(0, 3 * MiB), 3 * MiB);
     await cutPatch(url, 3 * MiB, data.subarray(3 * MiB), 6 * MiB);
     expect(await settled(url)).toBe(3 * MiB);
-    const res = await patch(url, 3 * MiB, data.subarray(3 * MiB));
+    const res = await patch(url, 3 * MiB, data.subarray(3 * MiB), { 'Upload-Length': String(data.byteLength) });
     expect(res.status).toBe(204);
     await expectStored(res.headers.get('directus-file-id') ?? '', data);
+    expect(await leftInUploads()).toEqual([]);
   });
 
   it('a deferred length with streamed parts: the last PATCH names the length', async () => {

@@ -18,7 +18,8 @@ import {
   TUS_VERSION,
   tusError,
 } from '../uploads/tus-protocol';
-import type { UploadInfo, UploadSession } from '../uploads/upload-session';
+import type { UploadInfo } from '../uploads/session-store';
+import type { UploadSession } from '../uploads/upload-session';
 
 /** TUS 1.0.0 at /files/tus (the path Directus uses). */
 export const tusRoutes = new Hono<AppEnv>();

@@ -256,14 +256,14 @@ describe('errors keep what was stored', () => {
 });
 
 describe('durability, expiry, termination', () => {
-  it('survives eviction of the Durable Object between PATCHes (checksum recomputed from storage)', async () => {
+  it('staged bytes survive eviction of the Durable Object between PATCHes (a deferred length)', async () => {
     const data = bytes(8 * MiB, 77);
-    const { path } = await create({ 'upload-length': String(data.byteLength) });
+    const { path } = await create({ 'upload-defer-length': '1' });
     expect((await patch(path, 0, data.slice(0, 3 * MiB))).status).toBe(204);
     await evictDurableObject(stubOf(path));
     expect((await patch(path, 3 * MiB, data.slice(3 * MiB, 6 * MiB))).status).toBe(204);
     await evictDurableObject(stubOf(path));
-    const r = await patch(path, 6 * MiB, data.slice(6 * MiB));
+    const r = await patch(path, 6 * MiB, data.slice(6 * MiB), { 'upload-length': String(data.byteLength) });
     const file = await fileOf(r);
     expect(file.checksum).toBe(await sha256(data));
     expect(await storedSha(file)).toBe(await sha256(data));
@@ -272,7 +272,7 @@ describe('durability, expiry, termination', () => {
 
   it('an upload begun before parts streamed (its short bytes in a tail table) goes on byte for byte', async () => {
     const data = bytes(7 * MiB + 11, 79);
-    const { path } = await create({ 'upload-length': String(data.byteLength) });
+    const { path } = await create({ 'upload-defer-length': '1' });
     expect((await patch(path, 0, data.slice(0, 3 * MiB))).status).toBe(204);
     // What the earlier version stored: the 3 MiB in `tail` rows, nothing staged, no hash state.
     const staged = await runInDurableObject(stubOf(path), (_, state) => {
@@ -285,7 +285,7 @@ describe('durability, expiry, termination', () => {
       return key;
     });
     await client.deleteObject(staged);
-    const last = await patch(path, 3 * MiB, data.slice(3 * MiB));
+    const last = await patch(path, 3 * MiB, data.slice(3 * MiB), { 'upload-length': String(data.byteLength) });
     expect(last.status).toBe(204);
     const file = await fileOf(last);
     expect(await storedSha(file)).toBe(await sha256(data));
@@ -293,7 +293,7 @@ describe('durability, expiry, termination', () => {
   });
 
   it('expires: the alarm drops what it holds and the upload answers 410', async () => {
-    const { path } = await create({ 'upload-length': '100' });
+    const { path } = await create({ 'upload-defer-length': '1' });
     expect((await patch(path, 0, bytes(10))).status).toBe(204);
     const stub = stubOf(path);
     await runInDurableObject(stub, (_, state) => {
