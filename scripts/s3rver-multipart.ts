@@ -4,8 +4,9 @@
  * @push.rocks/smarts3, a wrapper of s3rver, have the same gaps):
  * - ListParts (`GET /<bucket>/<key>?uploadId=`), for a client that resumes;
  * - AbortMultipartUpload (`DELETE /<bucket>/<key>?uploadId=`), which removes the parts;
- * - CompleteMultipartUpload on a key other than the upload's is NoSuchUpload, as S3 answers (s3rver
- *   wrote the upload's own key whatever the request named).
+ * - UploadPart and CompleteMultipartUpload of an upload that does not exist (aborted, completed) or
+ *   on a key other than the upload's are NoSuchUpload, as S3 answers (s3rver stored such a part in a
+ *   new folder, and wrote the upload's own key whatever a completion named).
  * They run after s3rver's own signature check, on its own files (uploads/<id>/<n> and <n>.md5).
  * Also `allowBrowserUploads`, the bucket CORS rule a page needs to PUT parts and read their ETag.
  * Runs in Node (tests' global setup, the local stack, `npm start`).
@@ -56,14 +57,14 @@ async function uploadDir(ctx: KoaContext, uploadId: string): Promise<string | un
 
 const multipartOperations: Middleware = async function multipartOperations(ctx, next) {
   const uploadId = ctx.query.uploadId;
-  const op = uploadId === undefined ? undefined : ctx.method === 'GET' ? 'list' : ctx.method === 'DELETE' ? 'abort' : ctx.method === 'POST' ? 'complete' : undefined;
+  const op = uploadId === undefined ? undefined : ({ GET: 'list', DELETE: 'abort', POST: 'complete', PUT: 'part' } as const)[ctx.method];
   if (op === undefined || uploadId === undefined) return next();
   const dir = await uploadDir(ctx, uploadId);
   const storedKey = dir ? await readFile(join(dir, 'key'), 'utf8') : undefined;
   if (!dir || storedKey !== ctx.params.key) {
     return s3Error(ctx, 404, 'NoSuchUpload', 'The specified multipart upload does not exist.');
   }
-  if (op === 'complete') return next();
+  if (op === 'complete' || op === 'part') return next();
   if (op === 'abort') {
     await rm(dir, { recursive: true, force: true });
     ctx.status = 204;
@@ -80,7 +81,7 @@ const multipartOperations: Middleware = async function multipartOperations(ctx, 
   ctx.status = 200;
   ctx.type = 'application/xml';
   ctx.body =
-    `<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult><Bucket>${escapeXml(ctx.params.bucket)}</Bucket><Key>${escapeXml(storedKey)}</Key>` +
+    `<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult><Bucket>${escapeXml(ctx.params.bucket)}</Bucket><Key>${escapeXml(ctx.params.key ?? '')}</Key>` +
     `<UploadId>${uploadId}</UploadId><MaxParts>10000</MaxParts><IsTruncated>false</IsTruncated>${parts.join('')}</ListPartsResult>`;
 };
 

@@ -130,7 +130,7 @@ function trackWrite(deps: FilesDeps, client: S3Client, key: string): WriteTracki
  * goes on, so a failed upload, import or replacement leaves nothing behind. A delete that fails too
  * leaves an object no record points to, which the sweep removes after its grace period.
  */
-async function removedOnFailure<T>(client: S3Client, key: string, step: () => Promise<T>): Promise<T> {
+export async function removedOnFailure<T>(client: S3Client, key: string, step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (error) {
