@@ -113,3 +113,14 @@ export async function allowBrowserUploads(target: S3Target, origins: string[]): 
   const res = await aws.fetch(`${target.endpoint}/${target.bucket}?cors`, { method: 'PUT', body, headers: { 'content-md5': md5, 'content-type': 'application/xml' } });
   if (!res.ok) throw new Error(`PutBucketCors on ${target.bucket}: ${res.status} ${await res.text()}`);
 }
+
+/**
+ * The origins whose pages may PUT parts to the embedded server: the Worker's own (its /admin page)
+ * and those CORS_ORIGIN allows to call the API (`true` or `*`: any; `false` or empty: none more).
+ */
+export function browserOrigins(corsOrigin: string | undefined, workerOrigin: string): string[] {
+  const value = (corsOrigin ?? '').trim();
+  if (value === 'true' || value === '*') return ['*'];
+  if (value === '' || value === 'false') return [workerOrigin];
+  return [workerOrigin, ...value.split(',').map((o) => o.trim()).filter((o) => o !== '')];
+}
