@@ -1,14 +1,32 @@
 /**
- * Direct-to-bucket uploads for the file library page: the five functions Uppy 6's AwsS3 plugin takes
- * (its `endpoint` option is gone), each calling the Worker's Companion-style routes under
- * `/files/s3`, and the rule that says which files go that way (the rest go through TUS).
+ * Direct-to-bucket uploads for the file library page, and the rule that says which files go that way
+ * (the rest go through TUS).
  *
- * Wiring, in the page's Uppy setup:
+ * Uppy 6's AwsS3 plugin (6.3) has no per-step functions any more: its `companionEndpoint` mode calls
+ * exactly the routes under `/files/s3` (Companion's), but sends no headers of ours, so the page lets
+ * `withBearerToken` add the token to those calls (the part PUTs to the bucket go by XHR, untouched):
  *   import AwsS3 from '@uppy/aws-s3';
- *   import { directChunkSize, directUploadOptions, goesDirect } from './direct-upload';
- *   uppy.use(AwsS3, { ...directUploadOptions(() => token), shouldUseMultipart: true, getChunkSize: directChunkSize });
- * with files for which `goesDirect(file.size)` is false handed to the Tus plugin instead.
+ *   import { directChunkSize, goesDirect, withBearerToken } from './direct-upload';
+ *   withBearerToken(() => token);
+ *   uppy.use(AwsS3, { companionEndpoint: `${location.origin}/files`, shouldUseMultipart: true, getChunkSize: directChunkSize });
+ * with files for which `goesDirect(file.size)` is false handed to the Tus plugin instead. The five
+ * functions of `directUploadOptions` are the same calls for clients that take them (Uppy 3–5's
+ * AwsS3 `createMultipartUpload`, `signPart`, `listParts`, `completeMultipartUpload`,
+ * `abortMultipartUpload`) or for an uploader of one's own.
  */
+
+/** Adds `Authorization: Bearer <token>` to this page's calls under `<origin>/files/s3/`, and to no other request. */
+export function withBearerToken(token: () => string, apiOrigin = location.origin): void {
+  const original = globalThis.fetch.bind(globalThis);
+  const prefix = `${apiOrigin}/files/s3/`;
+  globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = input instanceof Request ? input.url : new URL(String(input), location.href).href;
+    if (!url.startsWith(prefix)) return original(input, init);
+    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+    headers.set('authorization', `Bearer ${token()}`);
+    return original(input, { ...init, headers });
+  };
+}
 
 /** Files at least this large go straight to the bucket: below it one TUS request carries the file. */
 export const DIRECT_THRESHOLD = 100 * 1024 * 1024;
