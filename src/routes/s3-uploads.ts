@@ -1,6 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { hiddenFields } from '../auth/policy';
-import { hashToken } from '../auth/tokens';
+import { hashToken, type Principal } from '../auth/tokens';
 import type { Caller } from '../direct/issue';
 import { abortDirectUpload, completeDirectUpload, type DirectStart, signPart, startDirectUpload, storedParts } from '../direct/uploads';
 import type { AppEnv } from '../env';
@@ -24,8 +24,9 @@ s3UploadsRoutes.use(requireAct('create'));
 /** Uppy's own file meta, sent with the fields in `metadata`; not fields of the record. */
 const UPPY_META = new Set(['name', 'type', 'relativePath']);
 
+/** Who calls (requireAct has made sure there is someone), and the hash of the token uploads are bound to. */
 async function caller(c: Context<AppEnv>): Promise<Caller> {
-  return { principal: (await principal(c)) as NonNullable<Awaited<ReturnType<typeof principal>>>, tokenHash: await hashToken(requestToken(c) ?? '') };
+  return { principal: (await principal(c)) as Principal, tokenHash: await hashToken(requestToken(c) ?? '') };
 }
 
 /** The `key` query parameter every route after creation names. */
