@@ -56,7 +56,7 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/bundle.js"></script>');
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  stack = await startLocalStack({ vars: { CORS_ORIGIN: pageOrigin } });
+  stack = await startLocalStack({ vars: { CORS_ENABLED: 'true', CORS_ORIGIN: pageOrigin } });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 }, 180_000);
 
@@ -74,6 +74,7 @@ describe('@uppy/aws-s3 against /files/s3', () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     await page.goto(`${pageOrigin}/`);
     await page.waitForFunction(() => 'upload' in window);
     const result = await page.evaluate(
