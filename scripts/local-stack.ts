@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startS3rver } from './s3-target.ts';
+import { addS3rverMultipartOperations, allowBrowserUploads, browserOrigins } from './s3rver-multipart.ts';
 import type { S3Target } from './s3-target-type.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,6 +53,7 @@ export async function freePort(): Promise<number> {
 
 export async function startLocalStack(options: StackOptions = {}): Promise<LocalStack> {
   const state = mkdtempSync(join(tmpdir(), 'edge-assets-stack-'));
+  addS3rverMultipartOperations();
   const s3rver = options.s3 ? undefined : await startS3rver({ port: await freePort(), directory: join(state, 's3'), bucket: 'stack' });
   const s3 = options.s3 ?? (s3rver as NonNullable<typeof s3rver>).target;
   const endpoint = options.storageEndpoint ? await options.storageEndpoint(s3) : s3.endpoint;
@@ -86,6 +88,8 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
   });
   if (migrated.status !== 0) throw new Error(`D1 migrations failed: ${migrated.stderr}`);
   const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  if (s3rver) await allowBrowserUploads(s3rver.target, browserOrigins(vars.CORS_ORIGIN, base));
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
   const dev = spawn(
     process.execPath,
@@ -94,7 +98,6 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
   );
   let stderr = '';
   dev.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const base = `http://127.0.0.1:${port}`;
   const stop = async () => {
     dev.kill('SIGTERM');
     await new Promise((r) => (dev.exitCode !== null ? r(undefined) : dev.once('exit', r)));

@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startS3rver } from './s3-target.ts';
+import { addS3rverMultipartOperations, allowBrowserUploads, browserOrigins } from './s3rver-multipart.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const port = Number(process.env.PORT ?? 8787);
@@ -27,6 +28,8 @@ const persist = join(stateDir, '.wrangler', 'state');
 const dataDir = join(stateDir, '.data', 's3');
 mkdirSync(dataDir, { recursive: true });
 let s3: Awaited<ReturnType<typeof startS3rver>>;
+// Direct-to-bucket uploads resume (ListParts) and abort here as on any S3 store.
+addS3rverMultipartOperations();
 try {
   s3 = await startS3rver({ port: s3Port, directory: dataDir, bucket });
 } catch (error) {
@@ -77,6 +80,11 @@ if (!existsSync(devVars)) {
   }
 }
 const token = /^ADMIN_TOKEN=(.*)$/m.exec(readFileSync(devVars, 'utf8'))?.[1]?.trim();
+const base = `http://127.0.0.1:${port}`;
+// Pages that upload straight to the bucket (the file library, an app CORS_ORIGIN allows) PUT parts
+// here and read their ETag: the bucket's CORS rule follows CORS_ORIGIN, as the API's does.
+const corsOrigin = process.env.CORS_ORIGIN ?? /^CORS_ORIGIN=(.*)$/m.exec(readFileSync(devVars, 'utf8'))?.[1];
+await allowBrowserUploads(s3.target, browserOrigins(corsOrigin, base));
 
 const migrate = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], {
   cwd: root,
@@ -90,10 +98,9 @@ if (migrate.status !== 0) {
   process.exit(1);
 }
 
-const base = `http://127.0.0.1:${port}`;
 console.log(`
 edge-assets is starting on ${base}
-  S3 (s3rver):  ${s3.target.endpoint}/${bucket}   data in ${dataDir}
+  S3 (s3rver):  ${s3.target.endpoint}/${bucket}   data in ${dataDir}, CORS for ${browserOrigins(corsOrigin, base).join(', ')}
   D1:           local, in ${persist}
   ADMIN_TOKEN:  ${token ?? '(not set in .dev.vars)'}
 Try:

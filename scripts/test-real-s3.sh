@@ -28,6 +28,8 @@ export S3_TEST_ACCESS_KEY="$S3_ACCESS_KEY" S3_TEST_SECRET_KEY="$S3_SECRET_KEY"
 
 echo "== storage suite against Ceph RGW at $S3_ENDPOINT"
 S3_TEST_ENDPOINT="$S3_ENDPOINT" S3_TEST_REGION="$S3_REGION" npm run test:s3
+echo "== direct-to-bucket uploads against Ceph RGW"
+S3_TEST_ENDPOINT="$S3_ENDPOINT" S3_TEST_REGION="$S3_REGION" npx vitest run --project workers test/direct
 
 proxy_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 node "$PEERS/r2-rules-proxy.mjs" --listen "$proxy_port" --target "$S3_ENDPOINT" &
@@ -36,5 +38,7 @@ for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$proxy_port/" &&
 
 echo "== storage suite against Ceph RGW behind the R2 rules proxy (R2 profile, region auto)"
 S3_TEST_ENDPOINT="http://127.0.0.1:$proxy_port" S3_TEST_REGION=auto S3_TEST_PROFILE=r2 npm run test:s3
+echo "== direct-to-bucket uploads against Ceph RGW behind the R2 rules proxy"
+S3_TEST_ENDPOINT="http://127.0.0.1:$proxy_port" S3_TEST_REGION=auto S3_TEST_PROFILE=r2 npx vitest run --project workers test/direct
 refused=$(curl -s "http://127.0.0.1:$proxy_port/__r2-rules/log")
 echo "R2 rules proxy refusals: $refused"

@@ -3,6 +3,7 @@ import { FilesRepository } from './db/files-repository';
 import { LiveUploadsRepository } from './db/live-uploads-repository';
 import { SweepRepository } from './db/sweep-repository';
 import type { Bindings } from './env';
+import { sweepDirectUploads } from './direct/uploads';
 import { type SweepReport, sweepLocation } from './files/sweep';
 import { log } from './lib/log';
 import { storageFor } from './storage';
@@ -24,7 +25,9 @@ export async function sweepStorage(env: Bindings): Promise<SweepReport[]> {
   const reports: SweepReport[] = [];
   for (const name of config.locations.keys()) {
     try {
-      const report = await sweepLocation(deps, storageFor(config, name), { now, graceMs: config.sweep.graceMs, maxPages: PAGES_PER_RUN });
+      const client = storageFor(config, name);
+      const report = await sweepLocation(deps, client, { now, graceMs: config.sweep.graceMs, maxPages: PAGES_PER_RUN });
+      report.abortedUploads.push(...(await sweepDirectUploads(deps, client, now)));
       log('info', 'sweep', { ...report });
       reports.push(report);
     } catch (error) {

@@ -8,6 +8,7 @@ import type { TestProject } from 'vitest/node';
 import { startFaultProxy } from '../scripts/fault-proxy.ts';
 import { STAND_IN_API_KEY, startOembedStandIn, VIDEOS } from '../scripts/oembed-stand-in.ts';
 import { s3TargetFromEnv, startS3rver } from '../scripts/s3-target.ts';
+import { addS3rverMultipartOperations } from '../scripts/s3rver-multipart.ts';
 
 
 // Runs in Node, not workerd: starts the S3 server the Worker under test talks to.
@@ -22,6 +23,8 @@ export default async function setup({ provide }: TestProject) {
     cleanups.push(external.cleanup);
   } else {
     const dir = await mkdtemp(join(tmpdir(), 'edge-assets-s3rver-'));
+    // Direct-to-bucket uploads resume (ListParts) and abort against it as against any S3.
+    addS3rverMultipartOperations();
     const s3rver = await startS3rver({ port: 0, directory: dir, bucket: 'edge-assets-test' });
     provide('s3', s3rver.target);
     endpoint = s3rver.target.endpoint;

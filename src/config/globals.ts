@@ -17,6 +17,8 @@ export interface GlobalSettings {
     metadataAllowList: string[] | '*';
     /** `access` of a new file unless the upload says otherwise. */
     defaultAccess: 'public' | 'private';
+    /** How long a presigned part URL of a direct-to-bucket upload works (FILES_DIRECT_URL_EXPIRES), seconds. */
+    directUrlExpiresS: number;
   };
   tus: {
     /** Tus-Max-Size: the largest upload accepted. */
@@ -143,6 +145,8 @@ const schema = z.object({
   FILE_METADATA_ALLOW_LIST: z._default(list, ['Make', 'Model', 'FNumber', 'ExposureTime', 'FocalLength', 'ISOSpeedRatings', 'DateTimeOriginal', 'Orientation']),
   TUS_MAX_SIZE: z.optional(byteSize),
   TUS_UPLOAD_EXPIRATION: z._default(duration, 24 * 3600),
+  // S3 takes presigned URLs of 1 s to 7 days.
+  FILES_DIRECT_URL_EXPIRES: z._default(z.pipe(duration, z.number().check(z.minimum(1, { error: 'must be at least 1s' }), z.maximum(7 * 24 * 3600, { error: 'must be at most 7d (S3 presigned URLs last at most a week)' }))), 3600),
   ASSETS_PUBLIC: z._default(bool, true),
   FILES_DEFAULT_ACCESS: z.optional(z.enum(['public', 'private'], { error: 'expected public or private' })),
   ASSETS_SIGNING_KEY: z._default(
@@ -209,6 +213,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         mimeTypeAllowList: v.FILES_MIME_TYPE_ALLOW_LIST,
         metadataAllowList: v.FILE_METADATA_ALLOW_LIST.includes('*') ? '*' : v.FILE_METADATA_ALLOW_LIST,
         defaultAccess: v.FILES_DEFAULT_ACCESS ?? (v.ASSETS_PUBLIC ? 'public' : 'private'),
+        directUrlExpiresS: v.FILES_DIRECT_URL_EXPIRES,
       },
       tus: {
         maxSize: Math.min(v.TUS_MAX_SIZE ?? Number.MAX_SAFE_INTEGER, v.FILES_MAX_UPLOAD_SIZE ?? Number.MAX_SAFE_INTEGER, TUS_SIZE_CEILING),

@@ -1,7 +1,7 @@
-import { and, eq, gt, inArray } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNotNull, lte } from 'drizzle-orm';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import { foundIn } from './batches';
-import { liveUploads, type LiveUploadRow } from './schema';
+import { liveUploads, type LiveUploadRow, type NewLiveUploadRow } from './schema';
 
 /**
  * When a lease that ends at `until` must be renewed at `now`: undefined while it has more than
@@ -20,7 +20,7 @@ export class LiveUploadsRepository {
     this.db = drizzle(d1);
   }
 
-  async track(row: LiveUploadRow): Promise<void> {
+  async track(row: NewLiveUploadRow): Promise<void> {
     await this.db
       .insert(liveUploads)
       .values(row)
@@ -50,5 +50,25 @@ export class LiveUploadsRepository {
     return foundIn(uploadIds, async (batch) =>
       (await this.db.select({ v: liveUploads.s3UploadId }).from(liveUploads).where(and(eq(liveUploads.storage, storage), inArray(liveUploads.s3UploadId, batch), gt(liveUploads.liveUntil, now)))).map((r) => r.v),
     );
+  }
+
+  /** The direct-to-bucket upload with this S3 upload id, live or not; undefined for any other kind. */
+  async direct(s3UploadId: string): Promise<LiveUploadRow | undefined> {
+    const [row] = await this.db.select().from(liveUploads).where(and(eq(liveUploads.s3UploadId, s3UploadId), isNotNull(liveUploads.direct))).limit(1);
+    return row;
+  }
+
+  /** Direct-to-bucket uploads of `storage` whose lease ended by `now`, at most `limit`. */
+  expiredDirect(storage: string, now: number, limit: number): Promise<LiveUploadRow[]> {
+    return this.db
+      .select()
+      .from(liveUploads)
+      .where(and(eq(liveUploads.storage, storage), isNotNull(liveUploads.direct), lte(liveUploads.liveUntil, now)))
+      .limit(limit);
+  }
+
+  /** Moves a lease's end (a direct upload's activity, or its completion). */
+  async extend(id: string, liveUntil: number): Promise<void> {
+    await this.db.update(liveUploads).set({ liveUntil }).where(eq(liveUploads.id, id));
   }
 }

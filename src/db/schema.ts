@@ -140,11 +140,14 @@ export const liveUploads = sqliteTable(
     s3UploadId: text('s3_upload_id'),
     /** ms since the epoch; refreshed by activity well before it passes. */
     liveUntil: integer('live_until').notNull(),
+    /** A direct-to-bucket upload's issue (src/direct/): who may go on with it and what the record will say, as JSON. */
+    direct: text('direct'),
   },
   (t) => [index('live_uploads_storage_key').on(t.storage, t.key), index('live_uploads_upload_id').on(t.s3UploadId)],
 );
 
 export type LiveUploadRow = typeof liveUploads.$inferSelect;
+export type NewLiveUploadRow = typeof liveUploads.$inferInsert;
 
 /** Where the sweep of each storage location stopped, so a large bucket is swept over several runs. */
 export const sweepState = sqliteTable('sweep_state', {
