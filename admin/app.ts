@@ -11,7 +11,7 @@ import { $, json, type Me, messageOf, revokeUrls, session } from './api';
 import { initAsk } from './ask';
 import { initDetails, openDetails } from './details';
 import { initFiles, loadFiles, moveFiles } from './files-view';
-import { initFolders, loadFolders } from './folders';
+import { folders, initFolders, loadFolders } from './folders';
 import { initSettings, loadSettings } from './settings';
 import { initUploads, startUploads, stopUploads } from './upload-panel';
 
@@ -39,6 +39,7 @@ function signOut(): void {
   session.forget();
   stopUploads();
   revokeUrls();
+  folders.open = null;
   $('files').replaceChildren();
   $('library').hidden = true;
   $('signin').hidden = false;

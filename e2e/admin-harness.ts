@@ -83,6 +83,8 @@ export async function screenshots(page: Page, name: string, before?: () => Promi
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
       await before?.();
+      // No hover state in the picture.
+      await page.mouse.move(0, height - 1);
       await page.waitForTimeout(300);
       await page.screenshot({ path: `docs/screenshots/${name}-${width}-${scheme}.png` });
     }
