@@ -10,7 +10,7 @@ import './app.css';
 import { $, json, type Me, messageOf, revokeUrls, session } from './api';
 import { initAsk } from './ask';
 import { initDetails, openDetails } from './details';
-import { initFiles, loadFiles, moveFiles } from './files-view';
+import { initFiles, loadFiles, moveAndSay } from './files-view';
 import { folders, initFolders, loadFolders } from './folders';
 import { initSettings, loadSettings } from './settings';
 import { initUploads, startUploads, stopUploads } from './upload-panel';
@@ -69,7 +69,7 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   $('signout').addEventListener('click', signOut);
   initAsk();
-  initFolders({ opened: () => void loadFiles(), moveFiles });
+  initFolders({ opened: () => void loadFiles(), moveFiles: moveAndSay });
   initFiles((id) => void openDetails(id));
   initDetails();
   initSettings();

@@ -166,20 +166,24 @@ function batches(ids: string[]): string[][] {
 
 const files = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
 
-/** Moves files into a folder (`null`: no folder), then shows the open folder again. */
+/** Moves files into a folder (`null`: no folder), then shows the open folder again; a refusal is thrown. */
 export async function moveFiles(ids: string[], folder: string | null): Promise<void> {
-  try {
-    for (const keys of batches(ids)) await api('/files', send('PATCH', { keys, data: { folder } }));
+  for (const keys of batches(ids)) await api('/files', send('PATCH', { keys, data: { folder } }));
+  await loadFiles();
+  status(`Moved ${files(ids.length)} to ${folderName(folder)}.`);
+}
+
+/** moveFiles for the list's own actions (a drop on a folder, "Move selected"): a refusal is said above the files. */
+export async function moveAndSay(ids: string[], folder: string | null): Promise<void> {
+  await moveFiles(ids, folder).catch(async (error: unknown) => {
     await loadFiles();
-    status(`Moved ${files(ids.length)} to ${folderName(folder)}.`);
-  } catch (error) {
     status(`Not moved: ${messageOf(error)}`);
-  }
+  });
 }
 
 async function moveSelected(): Promise<void> {
   const target = await askFolder(`Move ${files(selected.size)} to…`, folderChoices(), folders.open);
-  if (target !== undefined) await moveFiles([...selected], target || null);
+  if (target !== undefined) await moveAndSay([...selected], target || null);
 }
 
 async function deleteSelected(): Promise<void> {

@@ -18,6 +18,11 @@ const dir = mkdtempSync(join(tmpdir(), 'edge-assets-library-'));
 const fixture = (name: string) => new Uint8Array(readFileSync(join('test', 'fixtures', name)));
 const file = (id: string) => apiJson<FileJson>(base, `/files/${id}`);
 const folderList = () => apiJson<{ id: string; name: string; parent: string | null }[]>(base, '/folders?limit=-1');
+/** The folder named `name`, once the page's request has made it. */
+async function folderNamed(name: string): Promise<{ id: string; name: string; parent: string | null }> {
+  await expect.poll(async () => (await folderList()).some((f) => f.name === name)).toBe(true);
+  return (await folderList()).find((f) => f.name === name) as { id: string; name: string; parent: string | null };
+}
 const tree = () => h.page.getByRole('navigation', { name: 'Folders' });
 const dialog = () => h.page.getByRole('dialog').first();
 const inFiles = (id: string) => h.page.locator(`#files [data-id="${id}"]`);
@@ -80,36 +85,36 @@ describe('/admin: the library', () => {
     await h.page.getByRole('button', { name: 'New folder' }).click();
     await answer({ name: 'Projects' }, 'Create');
     await h.page.locator('#crumbs [aria-current="page"]', { hasText: 'Projects' }).waitFor();
-    const projects = (await folderList()).find((f) => f.name === 'Projects');
-    expect(projects?.parent).toBeNull();
+    const projects = await folderNamed('Projects');
+    expect(projects.parent).toBeNull();
     await h.page.getByRole('button', { name: 'Rename folder' }).click();
     await answer({ name: 'Client work' }, 'Rename');
     await tree().getByRole('button', { name: 'Client work' }).waitFor();
-    expect((await folderList()).find((f) => f.id === projects?.id)?.name).toBe('Client work');
+    expect((await folderList()).find((f) => f.id === projects.id)?.name).toBe('Client work');
 
     await openFolder('All files');
     await h.page.getByRole('button', { name: 'New folder' }).click();
     await answer({ name: 'Archive' }, 'Create');
-    const archive = (await folderList()).find((f) => f.name === 'Archive');
+    const archive = await folderNamed('Archive');
     // A folder dragged onto another moves into it; "Move folder…" moves it back to the root.
     await tree().getByRole('button', { name: 'Archive' }).dragTo(tree().getByRole('button', { name: 'Client work' }));
-    await expect.poll(async () => (await folderList()).find((f) => f.id === archive?.id)?.parent).toBe(projects?.id);
+    await expect.poll(async () => (await folderList()).find((f) => f.id === archive.id)?.parent).toBe(projects.id);
     await openFolder('Archive');
     await h.page.getByRole('button', { name: 'Move folder…' }).click();
     await answer({ folder: 'All files (no folder)' }, 'Move');
-    await expect.poll(async () => (await folderList()).find((f) => f.id === archive?.id)?.parent).toBeNull();
+    await expect.poll(async () => (await folderList()).find((f) => f.id === archive.id)?.parent).toBeNull();
 
     // A file dragged onto a folder moves into it.
     await openFolder('All files');
     await inFiles(loose.id).dragTo(tree().getByRole('button', { name: 'Client work' }));
-    await expect.poll(async () => (await file(loose.id)).folder).toBe(projects?.id);
+    await expect.poll(async () => (await file(loose.id)).folder).toBe(projects.id);
     await expect.poll(() => h.page.locator('#files-status').textContent()).toBe('Moved 1 file to Client work.');
     // "Move to…" in its details moves it again.
     await openFolder('Client work');
     await inFiles(loose.id).getByRole('button', { name: /drag-me\.txt/ }).click();
     await dialog().getByRole('button', { name: 'Move to…' }).click();
     await answer({ folder: 'Archive' }, 'Move');
-    await expect.poll(async () => (await file(loose.id)).folder).toBe(archive?.id);
+    await expect.poll(async () => (await file(loose.id)).folder).toBe(archive.id);
     await expect.poll(() => h.page.locator('#details-output').textContent()).toBe('Moved to Archive.');
     await dialog().getByRole('button', { name: 'Close' }).click();
 
@@ -118,7 +123,7 @@ describe('/admin: the library', () => {
     const asked = confirmNext();
     await h.page.getByRole('button', { name: 'Delete folder' }).click();
     expect(await asked).toMatch(/Delete the folder "Archive"\? Its files and subfolders move to All files/);
-    await expect.poll(async () => (await folderList()).some((f) => f.id === archive?.id)).toBe(false);
+    await expect.poll(async () => (await folderList()).some((f) => f.id === archive.id)).toBe(false);
     expect((await file(loose.id)).folder).toBeNull();
     await h.page.locator('#crumbs [aria-current="page"]', { hasText: 'All files' }).waitFor();
     expect(await tree().getByRole('button', { name: 'Archive' }).count()).toBe(0);
@@ -216,12 +221,12 @@ describe('/admin: the library', () => {
   it('uploads land in the open folder: through the Upload button and dropped on the window', async () => {
     await h.page.getByRole('button', { name: 'New folder' }).click();
     await answer({ name: 'Inbox' }, 'Create');
-    const inbox = (await folderList()).find((f) => f.name === 'Inbox');
+    const inbox = await folderNamed('Inbox');
     writeFileSync(join(dir, 'chosen.txt'), 'chosen through the button');
     const chooser = h.page.waitForEvent('filechooser');
     await h.page.getByRole('button', { name: 'Upload', exact: true }).click();
     await (await chooser).setFiles(join(dir, 'chosen.txt'));
-    await expect.poll(async () => (await findFile(base, 'chosen.txt'))?.folder, { timeout: 30_000 }).toBe(inbox?.id);
+    await expect.poll(async () => (await findFile(base, 'chosen.txt'))?.folder, { timeout: 30_000 }).toBe(inbox.id);
     await expect.poll(() => h.page.locator('#upload-list li.done').count()).toBe(1);
     await h.page.getByRole('button', { name: /chosen\.txt/ }).waitFor();
 
@@ -235,7 +240,7 @@ describe('/admin: the library', () => {
     await h.page.getByText('Drop files to upload to Inbox').waitFor();
     await h.page.evaluate((dt) => window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, cancelable: true })), drag);
     await h.page.locator('#drop-overlay').waitFor({ state: 'hidden' });
-    await expect.poll(async () => (await findFile(base, 'dropped.txt'))?.folder, { timeout: 30_000 }).toBe(inbox?.id);
+    await expect.poll(async () => (await findFile(base, 'dropped.txt'))?.folder, { timeout: 30_000 }).toBe(inbox.id);
     await h.page.getByRole('button', { name: /dropped\.txt/ }).waitFor();
     await h.page.getByRole('button', { name: 'Clear finished' }).click();
     await h.page.locator('#uploads').waitFor({ state: 'hidden' });
