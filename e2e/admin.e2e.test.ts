@@ -1,90 +1,71 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, STACK_TOKEN, startLocalStack } from '../scripts/local-stack.ts';
+import { STACK_TOKEN } from '../scripts/local-stack.ts';
 import { bytes } from '../test/pseudo-random.ts';
+import { auth, type FileJson, findFile as find, type Harness, makeFolder, startHarness } from './admin-harness.ts';
 
 /**
  * The file library page in a real browser (Debian's chromium through playwright-core) against
- * `wrangler dev`: what a person does, checked through the API. SCREENSHOTS=1 also writes the
- * README's screenshots to docs/.
+ * `wrangler dev`: signing in, uploading, editing, settings, the page's policy; what a person does,
+ * checked through the API. The library's folders, views, selection and previews are in
+ * admin-library.e2e.test.ts.
  */
 const MiB = 1024 * 1024;
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-let stack: LocalStack;
-let browser: Browser;
-let page: Page;
+let h: Harness;
 let folder: { id: string };
-const errors: string[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'edge-assets-admin-'));
-const auth = { authorization: `Bearer ${STACK_TOKEN}` };
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-interface FileJson { id: string; filename_download: string; title: string | null; checksum: string }
-async function findFile(name: string): Promise<FileJson | undefined> {
-  const res = await fetch(`${stack.base}/files?filter=${encodeURIComponent(JSON.stringify({ filename_download: { _eq: name } }))}`, { headers: auth });
-  return ((await res.json()) as { data: FileJson[] }).data[0];
-}
+const findFile = (name: string) => find(h.stack.base, name);
 async function storedBytes(id: string): Promise<Uint8Array> {
-  return new Uint8Array(await (await fetch(`${stack.base}/assets/${id}`, { headers: auth })).arrayBuffer());
+  return new Uint8Array(await (await fetch(`${h.stack.base}/assets/${id}`, { headers: auth })).arrayBuffer());
 }
 
 beforeAll(async () => {
-  if (!CHROMIUM) throw new Error('chromium is not installed: .ci/run installs it (apt-get install chromium).');
-  stack = await startLocalStack({ vars: { ASSETS_SIGNING_KEY: 'admin-page-test-signing-key-0123456789abcdef' } });
-  // A folder the page lists from sign-in on (the folder filter's choices are read then).
-  folder = ((await (await fetch(`${stack.base}/folders`, { method: 'POST', body: JSON.stringify({ name: 'Landscapes' }), headers: { ...auth, 'content-type': 'application/json' } })).json()) as { data: { id: string } }).data;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  page.on('console', (m) => {
-    // A paused upload's request is cut (a reset connection, a cut answer) and its resume may meet the server still
-    // finishing it (423, then 409 and a HEAD): TUS's own recovery, which the browser logs as errors.
-    const tus = m.location().url.includes('/files/tus/') && /status of 4(09|23)|ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED_ENCODING/.test(m.text());
-    if (m.type() === 'error' && !tus) errors.push(`${m.text()} (${m.location().url})`);
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  // Which request failed, when one does (the console only says that one did).
-  page.on('response', (r) => r.status() >= 500 && errors.push(`${r.status()} ${r.request().method()} ${r.url()}`));
+  h = await startHarness({ vars: { ASSETS_SIGNING_KEY: 'admin-page-test-signing-key-0123456789abcdef' } });
+  // A folder the page lists from sign-in on.
+  folder = await makeFolder(h.stack.base, 'Landscapes');
+  // A paused upload's request is cut (a reset connection, a cut answer) and its resume may meet the server still
+  // finishing it (423, then 409 and a HEAD): TUS's own recovery, which the browser logs as errors.
+  h.expected.push({ text: /status of 4(09|23)|ERR_CONNECTION_RESET|ERR_INCOMPLETE_CHUNKED_ENCODING/, url: /\/files\/tus\// });
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
+  await h?.stop();
 });
 
 async function addFiles(paths: string[]): Promise<void> {
-  await page.locator('#uploader input[type=file]').first().setInputFiles(paths);
+  await h.page.locator('#upload-input').setInputFiles(paths);
 }
 
 describe('/admin', () => {
   it('serves the page with a strict Content-Security-Policy', async () => {
-    const res = await fetch(`${stack.base}/admin/`);
+    const res = await fetch(`${h.stack.base}/admin/`);
     expect(res.status).toBe(200);
     const csp = res.headers.get('content-security-policy') ?? '';
     // Its own files only: 'self' would also trust uploads under /assets on this origin.
-    expect(csp).toContain(`script-src ${stack.base}/admin/;`);
-    expect(csp).toContain(`style-src ${stack.base}/admin/;`);
+    expect(csp).toContain(`script-src ${h.stack.base}/admin/;`);
+    expect(csp).toContain(`style-src ${h.stack.base}/admin/;`);
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toContain('unsafe');
   });
 
   it('a wrong token shows the API\'s message; the right one signs in', async () => {
-    await page.goto(`${stack.base}/admin`);
-    await page.getByLabel('Access token').fill('not-a-token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.locator('#signin-error').textContent()).toMatch(/Invalid user credentials/);
+    await h.page.goto(`${h.stack.base}/admin`);
+    await h.page.getByLabel('Access token').fill('not-a-token');
+    await h.page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => h.page.locator('#signin-error').textContent()).toMatch(/Invalid user credentials/);
     // The browser reports the refused request itself as a console error: that one is expected.
-    errors.length = 0;
-    await page.getByLabel('Access token').fill(STACK_TOKEN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('searchbox', { name: 'Search' }).waitFor();
-    expect(await page.evaluate(() => location.href)).not.toContain(STACK_TOKEN);
-    expect(await page.evaluate(() => sessionStorage.getItem('edge-assets-token'))).toBe(STACK_TOKEN);
+    h.errors.length = 0;
+    await h.page.getByLabel('Access token').fill(STACK_TOKEN);
+    await h.page.getByRole('button', { name: 'Sign in' }).click();
+    await h.page.getByRole('searchbox', { name: 'Search' }).waitFor();
+    expect(await h.page.evaluate(() => location.href)).not.toContain(STACK_TOKEN);
+    expect(await h.page.evaluate(() => sessionStorage.getItem('edge-assets-token'))).toBe(STACK_TOKEN);
   });
 
   it('uploads a photo and a 12 MiB file through the file input; both land byte for byte and show in the grid', async () => {
@@ -96,50 +77,43 @@ describe('/admin', () => {
     writeFileSync(join(dir, 'sunrise-photo.jpg'), photo);
     writeFileSync(join(dir, 'twelve.bin'), big);
     await addFiles([join(dir, 'sunrise-photo.jpg'), join(dir, 'twelve.bin')]);
-    await page.getByRole('button', { name: /Upload 2 files/ }).click();
     await expect.poll(async () => (await findFile('twelve.bin'))?.checksum, { timeout: 60_000 }).toBe(sha256(big));
     const stored = await findFile('sunrise-photo.jpg');
     expect(stored?.checksum).toBe(sha256(photo));
     expect(sha256(await storedBytes(stored?.id ?? ''))).toBe(sha256(photo));
     // The grid shows both, the photo with its thumbnail loaded (an object URL fetched with the token).
-    const card = page.getByRole('button', { name: /sunrise-photo\.jpg/ });
+    const card = h.page.getByRole('button', { name: /sunrise-photo\.jpg/ });
     await card.waitFor();
-    await page.getByRole('button', { name: /twelve\.bin/ }).waitFor();
+    await h.page.getByRole('button', { name: /twelve\.bin/ }).waitFor();
     await expect.poll(() => card.locator('img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 20_000 }).toBe(300);
-    if (process.env.SCREENSHOTS) {
-      mkdirSync('docs', { recursive: true });
-      await page.screenshot({ path: 'docs/admin-grid.png' });
-    }
   });
 
   it('search finds the photo; its details edit the title; delete removes it', async () => {
-    await page.getByRole('searchbox', { name: 'Search' }).fill('sunrise');
-    await expect.poll(() => page.locator('#grid li').count()).toBe(1);
-    await page.getByRole('button', { name: /sunrise-photo\.jpg/ }).click();
-    const dialog = page.getByRole('dialog');
+    await h.page.getByRole('searchbox', { name: 'Search' }).fill('sunrise');
+    await expect.poll(() => h.page.locator('#grid li').count()).toBe(1);
+    await h.page.getByRole('button', { name: /sunrise-photo\.jpg/ }).click();
+    const dialog = h.page.getByRole('dialog');
     await dialog.waitFor();
-    await expect.poll(() => page.locator('#details-preview').evaluate((img: HTMLImageElement) => img.naturalWidth), { timeout: 20_000 }).toBe(800);
+    await expect.poll(() => h.page.locator('#details-preview').evaluate((img: HTMLImageElement) => img.naturalWidth), { timeout: 20_000 }).toBe(800);
     await dialog.getByLabel('Title').fill('Sunrise over the bay');
     await dialog.getByRole('button', { name: 'Save' }).click();
     await expect.poll(async () => (await findFile('sunrise-photo.jpg'))?.title).toBe('Sunrise over the bay');
-    if (process.env.SCREENSHOTS) await page.screenshot({ path: 'docs/admin-details.png' });
-    page.once('dialog', (d) => void d.accept());
+    h.page.once('dialog', (d) => void d.accept());
     await dialog.getByRole('button', { name: 'Delete' }).click();
     await expect.poll(async () => findFile('sunrise-photo.jpg')).toBeUndefined();
-    await page.getByRole('searchbox', { name: 'Search' }).fill('');
+    await h.page.getByRole('searchbox', { name: 'Search' }).fill('');
   });
 
   it('a 30 MiB upload pauses and resumes, and lands byte for byte', async () => {
     const data = Buffer.from(bytes(30 * MiB, 30));
     writeFileSync(join(dir, 'thirty.bin'), data);
     await addFiles([join(dir, 'thirty.bin')]);
-    await page.getByRole('button', { name: /Upload 1 file/ }).click();
-    const pause = page.getByRole('button', { name: /^Pause/ }).first();
+    const pause = h.page.getByRole('button', { name: 'Pause thirty.bin' });
     await pause.click();
-    await page.getByRole('button', { name: /^Resume/ }).first().waitFor();
+    await h.page.getByRole('button', { name: 'Resume thirty.bin' }).waitFor();
     const paused = await findFile('thirty.bin');
     expect(paused).toBeUndefined();
-    await page.getByRole('button', { name: /^Resume/ }).first().click();
+    await h.page.getByRole('button', { name: 'Resume thirty.bin' }).click();
     await expect.poll(async () => (await findFile('thirty.bin'))?.checksum, { timeout: 90_000 }).toBe(sha256(data));
   });
 
@@ -147,21 +121,21 @@ describe('/admin', () => {
     const form = new FormData();
     form.append('folder', folder.id);
     form.append('file', new Blob([await sharp({ create: { width: 600, height: 400, channels: 3, background: '#2f855a' } }).png().toBuffer()]), 'meadow.png');
-    const made = ((await (await fetch(`${stack.base}/files`, { method: 'POST', body: form, headers: auth })).json()) as { data: FileJson & { private_hash: string } }).data;
-    await page.getByLabel('Folder').selectOption({ label: 'Landscapes' });
-    await expect.poll(() => page.locator('#grid li').count()).toBe(1);
-    await page.getByLabel('Folder').selectOption('');
-    await page.getByLabel('Type').selectOption('image/');
-    await expect.poll(() => page.locator('#grid li').count()).toBe(1);
-    await page.getByRole('button', { name: /meadow\.png/ }).click();
-    const dialog = page.getByRole('dialog', { name: 'Meadow' });
+    const made = ((await (await fetch(`${h.stack.base}/files`, { method: 'POST', body: form, headers: auth })).json()) as { data: FileJson & { private_hash: string } }).data;
+    await h.page.getByRole('navigation', { name: 'Folders' }).getByRole('button', { name: 'Landscapes' }).click();
+    await expect.poll(() => h.page.locator('#grid li').count()).toBe(1);
+    await h.page.getByRole('navigation', { name: 'Folders' }).getByRole('button', { name: 'All files' }).click();
+    await h.page.getByLabel('Type').selectOption('image/');
+    await expect.poll(() => h.page.locator('#grid li').count()).toBe(1);
+    await h.page.getByRole('button', { name: /meadow\.png/ }).click();
+    const dialog = h.page.getByRole('dialog', { name: 'Meadow' });
     await dialog.waitFor();
     // system-large-contain is 800 wide, as Directus's (which enlarges too).
-    await expect.poll(() => page.locator('#details-preview').evaluate((img: HTMLImageElement) => img.naturalWidth), { timeout: 20_000 }).toBe(800);
+    await expect.poll(() => h.page.locator('#details-preview').evaluate((img: HTMLImageElement) => img.naturalWidth), { timeout: 20_000 }).toBe(800);
     // A click at three quarters across and a quarter down is the focal point, in the file's pixels.
-    const box = await page.locator('#details-preview').boundingBox();
-    await page.mouse.click((box?.x ?? 0) + (box?.width ?? 0) * 0.75, (box?.y ?? 0) + (box?.height ?? 0) * 0.25);
-    const file = async () => ((await (await fetch(`${stack.base}/files/${made.id}`, { headers: auth })).json()) as { data: { focal_point_x: number; focal_point_y: number; access: string; private_hash: string } }).data;
+    const box = await h.page.locator('#details-preview').boundingBox();
+    await h.page.mouse.click((box?.x ?? 0) + (box?.width ?? 0) * 0.75, (box?.y ?? 0) + (box?.height ?? 0) * 0.25);
+    const file = async () => ((await (await fetch(`${h.stack.base}/files/${made.id}`, { headers: auth })).json()) as { data: { focal_point_x: number; focal_point_y: number; access: string; private_hash: string } }).data;
     // (Within two pixels: the click lands on a screen pixel of the scaled preview.)
     await expect.poll(async () => {
       const { focal_point_x: x, focal_point_y: y } = await file();
@@ -171,53 +145,53 @@ describe('/admin', () => {
     await dialog.getByRole('button', { name: 'Save' }).click();
     await expect.poll(async () => (await file()).access).toBe('private');
     await dialog.getByRole('button', { name: 'Make signed URL' }).click();
-    await expect.poll(() => page.locator('#details-output').textContent()).toMatch(new RegExp(`/assets/${made.id}\\?.*signature=`));
-    const signed = (await page.locator('#details-output').textContent()) ?? '';
+    await expect.poll(() => h.page.locator('#details-output').textContent()).toMatch(new RegExp(`/assets/${made.id}\\?.*signature=`));
+    const signed = (await h.page.locator('#details-output').textContent()) ?? '';
     expect((await fetch(signed)).status).toBe(200);
     await dialog.getByRole('button', { name: 'Rotate private hash' }).click();
     await expect.poll(async () => (await file()).private_hash).not.toBe(made.private_hash);
     await dialog.getByRole('button', { name: 'Close' }).click();
-    await page.getByLabel('Type').selectOption('');
+    await h.page.getByLabel('Type').selectOption('');
   });
 
   it('Settings changes the transform mode', async () => {
-    await page.getByRole('link', { name: 'Settings' }).click();
-    await page.getByLabel('Transform mode').selectOption('presets');
-    await page.getByRole('button', { name: 'Save settings' }).click();
-    await expect.poll(() => page.getByRole('status').textContent()).toBe('Settings saved.');
-    const settings = (await (await fetch(`${stack.base}/settings`, { headers: auth })).json()) as { data: { storage_asset_transform: string } };
+    await h.page.getByRole('link', { name: 'Settings' }).click();
+    await h.page.getByLabel('Transform mode').selectOption('presets');
+    await h.page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => h.page.locator('#settings-status').textContent()).toBe('Settings saved.');
+    const settings = (await (await fetch(`${h.stack.base}/settings`, { headers: auth })).json()) as { data: { storage_asset_transform: string } };
     expect(settings.data.storage_asset_transform).toBe('presets');
-    await page.getByLabel('Transform mode').selectOption('all');
-    await page.getByRole('button', { name: 'Save settings' }).click();
-    await expect.poll(() => page.getByRole('status').textContent()).toBe('Settings saved.');
+    await h.page.getByLabel('Transform mode').selectOption('all');
+    await h.page.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => h.page.locator('#settings-status').textContent()).toBe('Settings saved.');
   });
 
   it('fits a phone-width screen without scrolling sideways', async () => {
-    await page.getByRole('link', { name: 'Files' }).click();
-    await page.setViewportSize({ width: 390, height: 800 });
-    await page.getByRole('searchbox', { name: 'Search' }).waitFor();
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await page.setViewportSize({ width: 1200, height: 900 });
+    await h.page.getByRole('link', { name: 'Files' }).click();
+    await h.page.setViewportSize({ width: 390, height: 800 });
+    await h.page.getByRole('searchbox', { name: 'Search' }).waitFor();
+    expect(await h.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await h.page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('signs out, and no console error happened on the way', async () => {
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByLabel('Access token').waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('edge-assets-token'))).toBeNull();
-    expect(errors, errors.join('\n')).toEqual([]);
+    await h.page.getByRole('button', { name: 'Sign out' }).click();
+    await h.page.getByLabel('Access token').waitFor();
+    expect(await h.page.evaluate(() => sessionStorage.getItem('edge-assets-token'))).toBeNull();
+    expect(h.errors, h.errors.join('\n')).toEqual([]);
   });
 
   it('an uploaded script or stylesheet cannot run in the page: its policy refuses /assets', async () => {
     const upload = async (name: string, type: string, text: string) => {
       const body = new FormData();
       body.append('file', new File([text], name, { type }));
-      const res = await fetch(`${stack.base}/files`, { method: 'POST', body, headers: auth });
+      const res = await fetch(`${h.stack.base}/files`, { method: 'POST', body, headers: auth });
       return ((await res.json()) as { data: { id: string } }).data.id;
     };
     const script = await upload('evil.js', 'text/javascript', 'window.pwned = true;');
     const style = await upload('evil.css', 'text/css', 'body { background-color: rgb(1, 2, 3) }');
-    const other = await browser.newPage();
-    await other.goto(`${stack.base}/admin/`);
+    const other = await h.browser.newPage();
+    await other.goto(`${h.stack.base}/admin/`);
     const seen = await other.evaluate(async ([scriptUrl, styleUrl]) => {
       const violations: string[] = [];
       document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.effectiveDirective} ${e.blockedURI}`));

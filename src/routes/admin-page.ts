@@ -11,7 +11,8 @@ export const ADMIN_PAGE_PATHS = ['/admin', '/admin/', '/admin/index.html'];
  * `text/javascript` or `text/css` must not satisfy the page's policy. A host-source carries a path
  * where `'self'` cannot, so the policy is built per request from the origin the page is served at.
  * Images may come from the whole origin (thumbnails; an image cannot run script), the API from
- * `'self'`; everything else is refused.
+ * `'self'`. Previews are object URLs the page made from /assets answers, their type forced from the
+ * record: `blob:` for media (players) and frames (the browser's PDF viewer). Everything else is refused.
  */
 export function adminPageCsp(origin: string): string {
   // An origin is what URL made of the request's host; anything else would break out of the header.
@@ -22,6 +23,8 @@ export function adminPageCsp(origin: string): string {
     `script-src ${page}`,
     `style-src ${page}`,
     "img-src 'self' blob: data:",
+    'media-src blob:',
+    'frame-src blob:',
     "connect-src 'self'",
     "form-action 'self'",
     "base-uri 'none'",

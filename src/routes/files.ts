@@ -16,7 +16,7 @@ import { assertMayDo, hiddenFields } from '../auth/policy';
 import { dict, assertSafeKey } from '../lib/safe-keys';
 import { principal, requireAct } from '../middleware/auth';
 import { filesDeps, forgetAtEdge } from './assets';
-import { keysBody, listAnswer, withRelated } from './directus-shapes';
+import { batchUpdateBody, keysBody, listAnswer, withRelated } from './directus-shapes';
 import { jsonBody } from './json-body';
 
 export const filesRoutes = new Hono<AppEnv>();
@@ -160,6 +160,24 @@ filesRoutes.delete('/', requireAct('delete'), async (c) => {
     await forgetAtEdge(c, id);
   }
   return c.body(null, 204);
+});
+
+/**
+ * PATCH /files with `{ "keys": ["id", …], "data": { … } }` (Directus's batch update; the file library
+ * moves a selection with it): every id must exist before any changes; answers the updated records.
+ */
+filesRoutes.patch('/', requireAct('update'), async (c) => {
+  const { keys, data } = await batchUpdateBody(c);
+  const { fields } = parseFileFields(data, { allowStorage: false });
+  const d = deps(c);
+  for (const id of keys) await requireFile(d, id);
+  const rows: FileRow[] = [];
+  for (const id of keys) {
+    rows.push(await updateFileFields(d, id, fields as Partial<FileFieldsPatch>));
+    await forgetAtEdge(c, id);
+  }
+  const hidden = await hiddenFor(c);
+  return c.json({ data: rows.map((row) => project(row, hidden)) });
 });
 
 /** POST /files/:id/rotate-hash: a new private hash; the old `/assets/<hash>` URL is dead at once. */

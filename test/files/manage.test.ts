@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { api, errorOf, type FileJson, form, testClient, uploadFile } from '../helpers';
+import { api, errorOf, type FileJson, form, newToken, testClient, uploadFile } from '../helpers';
 
 const client = testClient();
 
@@ -149,6 +149,46 @@ describe('GET/PATCH/DELETE /files/:id', () => {
     expect((await api('/files', { method: 'DELETE', headers: json, body: JSON.stringify({ keys: [a.id, b.id] }) })).status).toBe(204);
     expect((await api(`/files/${a.id}`)).status).toBe(404);
     expect((await api(`/files/${b.id}`)).status).toBe(404);
+  });
+});
+
+describe('PATCH /files (batch)', () => {
+  const json = { 'content-type': 'application/json' };
+  const folderNamed = async (name: string) => ((await (await api('/folders', { method: 'POST', headers: json, body: JSON.stringify({ name }) })).json()) as { data: { id: string } }).data.id;
+
+  it('moves several files into a folder at once and answers their records', async () => {
+    const a = await uploadFile({ name: 'batch-a.txt', data: 'a' });
+    const b = await uploadFile({ name: 'batch-b.txt', data: 'b' });
+    const folder = await folderNamed('Batch target');
+    const res = await api('/files', { method: 'PATCH', headers: json, body: JSON.stringify({ keys: [a.id, b.id], data: { folder } }) });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const { data } = (await res.json()) as { data: FileJson[] };
+    expect(data.map((f) => [f.id, f.folder])).toEqual([[a.id, folder], [b.id, folder]]);
+    expect(((await (await api(`/files/${b.id}`)).json()) as { data: FileJson }).data.folder).toBe(folder);
+  });
+
+  it('changes none when one id is unknown, the folder does not exist, or a field is not editable', async () => {
+    const a = await uploadFile({ name: 'batch-c.txt', data: 'c' });
+    const folder = await folderNamed('Batch untouched');
+    const patch = (body: unknown) => api('/files', { method: 'PATCH', headers: json, body: JSON.stringify(body) });
+    expect(await errorOf(await patch({ keys: [a.id, crypto.randomUUID()], data: { folder } }))).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    expect(await errorOf(await patch({ keys: [a.id], data: { folder: crypto.randomUUID() } }))).toMatchObject({ status: 400, code: 'INVALID_PAYLOAD' });
+    expect(await errorOf(await patch({ keys: [a.id], data: { filesize: 1 } }))).toMatchObject({ status: 400 });
+    expect(((await (await api(`/files/${a.id}`)).json()) as { data: FileJson }).data.folder).toBeNull();
+    expect(await errorOf(await patch({ keys: [a.id], data: [] }))).toMatchObject({ status: 400, code: 'INVALID_PAYLOAD', message: expect.stringMatching(/"data" must be an object/) });
+    expect(await errorOf(await patch({ data: { folder } }))).toMatchObject({ status: 400, code: 'INVALID_PAYLOAD', message: expect.stringMatching(/"keys"/) });
+    expect(await errorOf(await patch({ keys: Array.from({ length: 101 }, () => a.id), data: { folder } }))).toMatchObject({
+      status: 400,
+      message: 'A batch update may name at most 100 ids; send the rest in another request.',
+    });
+  });
+
+  it('needs the admin scope, as PATCH /files/:id does', async () => {
+    const a = await uploadFile({ name: 'batch-d.txt', data: 'd' });
+    const { token } = await newToken('upload');
+    const res = await api('/files', { method: 'PATCH', token, headers: json, body: JSON.stringify({ keys: [a.id], data: { title: 'Changed' } }) });
+    expect(await errorOf(res)).toMatchObject({ status: 403, code: 'FORBIDDEN' });
+    expect(((await (await api(`/files/${a.id}`)).json()) as { data: FileJson }).data.title).not.toBe('Changed');
   });
 });
 
