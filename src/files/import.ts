@@ -21,8 +21,8 @@ export async function importFile(
 ): Promise<FileRow> {
   // Everything that can refuse the request without its bytes is asked before the URL is fetched:
   // a request that cannot succeed must not reach out first.
-  const { importDenyList, importTimeoutMs, maxUploadSize } = deps.config.files;
-  let url = checkImportUrl(rawUrl, importDenyList);
+  const { importDenyList, importAllowList, importTimeoutMs, maxUploadSize } = deps.config.files;
+  let url = checkImportUrl(rawUrl, importDenyList, importAllowList);
   storageFor(deps.config, options.storage);
   await assertFolder(deps, fields);
   const dog = new Watchdog();
@@ -35,7 +35,7 @@ export async function importFile(
       if (response.status < 300 || response.status >= 400 || !location) break;
       await response.body?.cancel();
       if (hop >= MAX_REDIRECTS) throw new AppError('INVALID_PAYLOAD', `The URL redirected more than ${MAX_REDIRECTS} times.`);
-      url = checkImportUrl(new URL(location, url).toString(), importDenyList);
+      url = checkImportUrl(new URL(location, url).toString(), importDenyList, importAllowList);
     }
   } catch (error) {
     dog.stop();
