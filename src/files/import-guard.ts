@@ -35,7 +35,11 @@ export function checkImportUrl(raw: string, denyList: string[], allowList: reado
 
   if (ipaddr.isValid(host)) {
     const address = ipaddr.parse(host);
-    if (opened(address, allowList, denyList)) return url;
+    const listed = (list: readonly string[]) => forms(address).some((form) => list.some((entry) => matchesAddress(form, entry)));
+    if (listed(allowList)) {
+      if (listed(denyList)) throw refuse(`Importing from ${address.toString()} is not allowed (IMPORT_IP_DENY_LIST, which wins over IMPORT_IP_ALLOW_LIST).`);
+      return url;
+    }
     const carried = address.kind() === 'ipv6' ? carriedIPv4(address as ipaddr.IPv6) : undefined;
     if (carried) {
       throw refuse(`Importing from [${address.toString()}] is not allowed: it is an IPv6 address of the ${carried.form} form, which carries ${carried.ipv4 ? `the IPv4 address ${carried.ipv4.toString()}` : 'an IPv4 address'}. Import from the IPv4 address or a host name instead.`);
@@ -87,13 +91,10 @@ export function carriedIPv4(address: ipaddr.IPv6): { form: string; ipv4?: ipaddr
   return undefined;
 }
 
-/** Whether the allow list names `address` (or the IPv4 address it maps) and the deny list does not. */
-function opened(address: ipaddr.IPv4 | ipaddr.IPv6, allowList: readonly string[], denyList: readonly string[]): boolean {
-  if (allowList.length === 0) return false;
-  const forms = [address];
-  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) forms.push((address as ipaddr.IPv6).toIPv4Address());
-  const named = (list: readonly string[]) => forms.some((form) => list.some((entry) => matchesAddress(form, entry)));
-  return named(allowList) && !named(denyList);
+/** The forms an address is listed under: itself, and the IPv4 address an IPv4-mapped one stands for. */
+function forms(address: ipaddr.IPv4 | ipaddr.IPv6): (ipaddr.IPv4 | ipaddr.IPv6)[] {
+  const v6 = address.kind() === 'ipv6' ? (address as ipaddr.IPv6) : undefined;
+  return v6?.isIPv4MappedAddress() ? [address, v6.toIPv4Address()] : [address];
 }
 
 function matchesAddress(address: ipaddr.IPv4 | ipaddr.IPv6, entry: string): boolean {

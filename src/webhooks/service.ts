@@ -55,7 +55,9 @@ function parsed<T>(schema: z.ZodMiniType<T>, body: unknown): T {
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const where = issue?.path.length ? `"${issue.path.join('.')}" ` : '';
-  throw new AppError('INVALID_PAYLOAD', `Invalid webhook: ${where}${issue?.message ?? ''}. ${SHAPE}.`);
+  // The secret is made here, never sent: a body that sends one is told which fields are not taken.
+  const what = issue?.code === 'unrecognized_keys' ? `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}` : (issue?.message ?? '');
+  throw new AppError('INVALID_PAYLOAD', `Invalid webhook: ${where}${what}. ${SHAPE}.`);
 }
 
 /** The URL as the delivery will see it: through the import guard, whose refusal names the list to change. */

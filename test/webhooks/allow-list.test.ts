@@ -75,7 +75,7 @@ describe('IMPORT_IP_DENY_LIST wins over the allow list', () => {
   ];
   for (const [url, allow, deny] of denied) {
     it(`${url}: allowed by ${allow.join(',')}, denied by ${deny.join(',')}`, () => {
-      expect(verdict(url, allow, deny)).toMatch(/not allowed/);
+      expect(verdict(url, allow, deny)).toMatch(/not allowed \(IMPORT_IP_DENY_LIST, which wins over IMPORT_IP_ALLOW_LIST\)/);
     });
   }
 
