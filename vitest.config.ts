@@ -64,7 +64,8 @@ export default defineConfig({
         ],
         test: {
           name: 'workers',
-          globalSetup: ['./test/global-setup.ts'],
+          // The webhook receiver (127.0.0.1:7670) that test/webhooks deliver to.
+          globalSetup: ['./test/global-setup.ts', './test/webhooks/receiver.ts'],
           setupFiles: ['./test/apply-migrations.ts'],
           include: ['test/**/*.test.ts'],
           testTimeout: 60_000,

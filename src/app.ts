@@ -15,6 +15,7 @@ import { serverRoutes } from './routes/server';
 import { settingsRoutes } from './routes/settings';
 import { tokensRoutes } from './routes/tokens';
 import { tusRoutes } from './routes/tus';
+import { webhooksRoutes } from './routes/webhooks';
 
 /** The HTTP API (src/index.ts is the Worker: this plus the scheduled sweep). */
 export const app = new Hono<AppEnv>();
@@ -32,6 +33,7 @@ app.route('/folders', foldersRoutes);
 app.route('/assets', assetsRoutes);
 app.route('/settings', settingsRoutes);
 app.route('/tokens', tokensRoutes);
+app.route('/webhooks', webhooksRoutes);
 app.on('GET', ADMIN_PAGE_PATHS, adminPage);
 app.notFound(notFound);
 app.onError(onError);

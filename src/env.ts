@@ -11,6 +11,10 @@ export interface Bindings {
   IMAGES?: ImagesBinding;
   /** Workers Static Assets (dist/site): the file library page's document is served through it. */
   ASSETS?: Fetcher;
+  /** File events for webhooks (src/events), consumed by this Worker's `queue` handler. */
+  WEBHOOK_EVENTS?: Queue<import('./events/file-events').DeliveryMessage>;
+  /** Where a delivery goes after its last failed attempt. */
+  WEBHOOK_DEAD_LETTERS?: Queue<import('./events/file-events').DeliveryMessage>;
   [variable: string]: unknown;
 }
 

@@ -1,11 +1,13 @@
 import { app } from './app';
 import type { Bindings } from './env';
+import type { DeliveryMessage } from './events/file-events';
 import { log, withLogScope } from './lib/log';
 import { sweepStorage } from './sweep';
+import { deliverBatch } from './webhooks/deliver';
 
 /**
- * The Worker: the HTTP API, and the storage sweep on the Cron Trigger of wrangler.toml (under
- * `npm start`, on demand: see the README).
+ * The Worker: the HTTP API, the storage sweep on the Cron Trigger of wrangler.toml (under
+ * `npm start`, on demand: see the README), and the webhook deliveries of the file-events queue.
  */
 export default {
   fetch: app.fetch,
@@ -18,6 +20,9 @@ export default {
       }),
     );
   },
-} satisfies ExportedHandler<Bindings>;
+  async queue(batch, env) {
+    await withLogScope({ requestId: `queue-${batch.messages[0]?.id ?? 'empty'}`, storageRetries: 0 }, () => deliverBatch(batch, env));
+  },
+} satisfies ExportedHandler<Bindings, DeliveryMessage>;
 
 export { UploadSession } from './uploads/upload-session';

@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import * as z from 'zod/mini';
 import type { ConfigIssue } from './storage-location';
 
@@ -11,6 +12,8 @@ export interface GlobalSettings {
     importTimeoutMs: number;
     /** Extra addresses, CIDR ranges or host names refused by `/files/import`. */
     importDenyList: string[];
+    /** Addresses and CIDR ranges opened to imports and webhooks despite their range (the deny list still wins). */
+    importAllowList: string[];
     /** Globs the sniffed type must match (`image/*`, `application/pdf`). */
     mimeTypeAllowList: string[];
     /** Metadata tags kept in `metadata`, or `'*'` for every readable one. */
@@ -133,11 +136,25 @@ const milliseconds = z.pipe(
 
 const httpUrl = z.string().check(z.regex(/^https?:\/\/[^\s/?#]+[^\s]*$/, { error: 'expected an http:// or https:// URL' }));
 
+function isAddressOrRange(entry: string): boolean {
+  try {
+    if (entry.includes('/')) ipaddr.parseCIDR(entry);
+    else ipaddr.parse(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const schema = z.object({
   ADMIN_TOKEN: z.optional(z.string().check(z.minLength(16, { error: 'must be at least 16 characters long' }))),
   FILES_MAX_UPLOAD_SIZE: z.optional(byteSize),
   FILES_IMPORT_TIMEOUT: z._default(milliseconds, 30000),
   IMPORT_IP_DENY_LIST: z._default(list, ['0.0.0.0', '169.254.169.254']),
+  IMPORT_IP_ALLOW_LIST: z._default(
+    z.pipe(list, z.array(z.string().check(z.refine(isAddressOrRange, { error: 'expected comma-separated IP addresses or CIDR ranges such as 127.0.0.1/32,fd00::/8 (names are not resolved, so they cannot be allowed)' })))),
+    [],
+  ),
   FILES_MIME_TYPE_ALLOW_LIST: z._default(
     z.pipe(list, z.array(z.string().check(z.regex(/^(\*|[\w.+-]+)\/(\*|[\w.+-]+)$/, { error: 'expected comma-separated type globs such as image/*,application/pdf' })))),
     ['*/*'],
@@ -210,6 +227,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         maxUploadSize: v.FILES_MAX_UPLOAD_SIZE,
         importTimeoutMs: v.FILES_IMPORT_TIMEOUT,
         importDenyList: v.IMPORT_IP_DENY_LIST,
+        importAllowList: v.IMPORT_IP_ALLOW_LIST,
         mimeTypeAllowList: v.FILES_MIME_TYPE_ALLOW_LIST,
         metadataAllowList: v.FILE_METADATA_ALLOW_LIST.includes('*') ? '*' : v.FILE_METADATA_ALLOW_LIST,
         defaultAccess: v.FILES_DEFAULT_ACCESS ?? (v.ASSETS_PUBLIC ? 'public' : 'private'),

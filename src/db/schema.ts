@@ -157,3 +157,48 @@ export const sweepState = sqliteTable('sweep_state', {
   cursor: text('cursor'),
   modifiedOn: text('modified_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
 });
+
+/**
+ * Webhooks (`/webhooks`): where file events are delivered. `secret` is the Standard Webhooks signing
+ * secret (`whsec_…`), kept to sign every delivery and shown only in the answer that created it.
+ * `events` is a JSON list of event types; a paused webhook gets nothing.
+ */
+export const webhooks = sqliteTable('webhooks', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  events: text('events', { mode: 'json' }).$type<string[]>().notNull(),
+  secret: text('secret').notNull(),
+  paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+  createdOn: text('created_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
+  modifiedOn: text('modified_on').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`),
+});
+
+export type WebhookRow = typeof webhooks.$inferSelect;
+
+/**
+ * The last delivery attempts of each webhook (the newest WEBHOOK_ATTEMPTS_KEPT), for admins to see
+ * what failed and what was parked in the dead-letter queue. Rows go with their webhook.
+ */
+export const webhookAttempts = sqliteTable(
+  'webhook_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    webhookId: text('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    /** The delivery's `webhook-id`: the same on every attempt of one event. */
+    messageId: text('message_id').notNull(),
+    event: text('event').notNull(),
+    fileId: text('file_id'),
+    attempt: integer('attempt').notNull(),
+    /** The receiver's HTTP status; null when it gave none (timeout, refused URL, network error). */
+    status: integer('status'),
+    outcome: text('outcome', { enum: ['delivered', 'retrying', 'dead', 'dropped'] }).notNull(),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+    attemptedOn: text('attempted_on').notNull(),
+  },
+  (t) => [index('webhook_attempts_webhook').on(t.webhookId, t.id)],
+);
+
+export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;

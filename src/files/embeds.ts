@@ -78,11 +78,11 @@ export async function importEmbed(
   assertTypeAllowed(type, config.files.mimeTypeAllowList);
   storageFor(config, options.storage);
   await assertFolder(deps, fields);
-  const policy = { denyList: config.files.importDenyList, timeoutMs: config.files.importTimeoutMs };
+  const policy = { denyList: config.files.importDenyList, allowList: config.files.importAllowList, timeoutMs: config.files.importTimeoutMs };
 
-  const oembed = endpointUrl(config.embeds[provider.oembed], provider.variable, { url: provider.page(embedded.id), format: 'json' }, policy.denyList);
+  const oembed = endpointUrl(config.embeds[provider.oembed], provider.variable, { url: provider.page(embedded.id), format: 'json' }, policy);
   const answer = await askJson(oembed, policy, {}, `${provider.name}'s oEmbed endpoint`, (status) => oembedRefusal(provider.name, embedded.id, status));
-  const facts = oembedFacts(answer, provider.name, policy.denyList);
+  const facts = oembedFacts(answer, provider.name, policy);
   const duration = embedded.provider === 'youtube' ? await youtubeDuration(config.embeds, embedded.id, policy) : (facts.duration ?? null);
 
   const dog = new Watchdog();

@@ -7,6 +7,8 @@ const MAX_REDIRECTS = 5;
 /** What every outside request of an import obeys. */
 export interface SourcePolicy {
   denyList: string[];
+  /** IMPORT_IP_ALLOW_LIST: what the operator opened despite its range (the deny list still wins). */
+  allowList: readonly string[];
   timeoutMs: number;
 }
 
@@ -32,7 +34,7 @@ export async function fetchSource(
       if (response.status < 300 || response.status >= 400 || !location) return { response, url };
       await response.body?.cancel();
       if (hop >= MAX_REDIRECTS) throw new AppError('INVALID_PAYLOAD', `The URL redirected more than ${MAX_REDIRECTS} times.`);
-      url = checkImportUrl(new URL(location, url).toString(), policy.denyList);
+      url = checkImportUrl(new URL(location, url).toString(), policy.denyList, policy.allowList);
     }
   } catch (error) {
     dog.stop();

@@ -17,8 +17,12 @@ const refuse = (message: string) => new AppError('INVALID_PAYLOAD', message);
  * final dot) and everything in IMPORT_IP_DENY_LIST (addresses, CIDR ranges, host names and their
  * subdomains) are refused too. Names are not resolved: on Cloudflare a Worker cannot reach private
  * networks, so a public name cannot lead there.
+ *
+ * An address in IMPORT_IP_ALLOW_LIST (addresses and CIDR ranges, never names: they are not resolved)
+ * is let through whatever its range, unless the deny list names it too; an IPv4-mapped IPv6 address
+ * counts as its IPv4 address on both lists. The same guard checks webhook URLs.
  */
-export function checkImportUrl(raw: string, denyList: string[]): URL {
+export function checkImportUrl(raw: string, denyList: string[], allowList: readonly string[] = []): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -31,6 +35,11 @@ export function checkImportUrl(raw: string, denyList: string[]): URL {
 
   if (ipaddr.isValid(host)) {
     const address = ipaddr.parse(host);
+    const listed = (list: readonly string[]) => forms(address).some((form) => list.some((entry) => matchesAddress(form, entry)));
+    if (listed(allowList)) {
+      if (listed(denyList)) throw refuse(`Importing from ${address.toString()} is not allowed (IMPORT_IP_DENY_LIST, which wins over IMPORT_IP_ALLOW_LIST).`);
+      return url;
+    }
     const carried = address.kind() === 'ipv6' ? carriedIPv4(address as ipaddr.IPv6) : undefined;
     if (carried) {
       throw refuse(`Importing from [${address.toString()}] is not allowed: it is an IPv6 address of the ${carried.form} form, which carries ${carried.ipv4 ? `the IPv4 address ${carried.ipv4.toString()}` : 'an IPv4 address'}. Import from the IPv4 address or a host name instead.`);
@@ -80,6 +89,12 @@ export function carriedIPv4(address: ipaddr.IPv6): { form: string; ipv4?: ipaddr
   if (w0 === 0x2001 && w1 === 0) return { form: 'Teredo', ipv4: v4(w6, w7, 0xffffffff) };
   if ((w4 & 0xfcff) === 0 && w5 === 0x5efe) return { form: 'ISATAP', ipv4: v4(w6, w7) };
   return undefined;
+}
+
+/** The forms an address is listed under: itself, and the IPv4 address an IPv4-mapped one stands for. */
+function forms(address: ipaddr.IPv4 | ipaddr.IPv6): (ipaddr.IPv4 | ipaddr.IPv6)[] {
+  const v6 = address.kind() === 'ipv6' ? (address as ipaddr.IPv6) : undefined;
+  return v6?.isIPv4MappedAddress() ? [address, v6.toIPv4Address()] : [address];
 }
 
 function matchesAddress(address: ipaddr.IPv4 | ipaddr.IPv6, entry: string): boolean {

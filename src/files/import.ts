@@ -21,14 +21,14 @@ export async function importFile(
 ): Promise<FileRow> {
   // Everything that can refuse the request without its bytes is asked before the URL is fetched:
   // a request that cannot succeed must not reach out first.
-  const { importDenyList, importTimeoutMs, maxUploadSize } = deps.config.files;
-  const first = checkImportUrl(rawUrl, importDenyList);
+  const { importDenyList, importAllowList, importTimeoutMs, maxUploadSize } = deps.config.files;
+  const first = checkImportUrl(rawUrl, importDenyList, importAllowList);
   const video = embeddedVideo(first);
   if (video) return importEmbed(deps, video, fields, options);
   storageFor(deps.config, options.storage);
   await assertFolder(deps, fields);
   const dog = new Watchdog();
-  const { response, url } = await fetchSource(first, { denyList: importDenyList, timeoutMs: importTimeoutMs }, dog);
+  const { response, url } = await fetchSource(first, { denyList: importDenyList, allowList: importAllowList, timeoutMs: importTimeoutMs }, dog);
   if (!response.ok || !response.body) {
     dog.stop();
     await response.body?.cancel();

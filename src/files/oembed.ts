@@ -2,6 +2,9 @@ import { AppError } from '../errors/app-error';
 import { log } from '../lib/log';
 import { Watchdog } from '../storage/watchdog';
 import { fetchSource, type SourcePolicy, unreachable } from './fetch-source';
+
+/** The import guard's lists, as every outside URL of an import is checked against them. */
+type GuardLists = Pick<SourcePolicy, 'denyList' | 'allowList'>;
 import { checkImportUrl } from './import-guard';
 
 /** What an embed learns from its provider's oEmbed answer (https://oembed.com, §2.3.4). */
@@ -22,10 +25,10 @@ const MAX_ANSWER_BYTES = 256 * 1024;
  * too (a mistyped internal address must not become a way in); refused, it is a configuration error
  * naming the variable.
  */
-export function endpointUrl(base: string, variable: string, params: Record<string, string>, denyList: string[]): URL {
+export function endpointUrl(base: string, variable: string, params: Record<string, string>, guard: GuardLists): URL {
   let url: URL;
   try {
-    url = checkImportUrl(base, denyList);
+    url = checkImportUrl(base, guard.denyList, guard.allowList);
   } catch (error) {
     throw new AppError('INVALID_CONFIG', `${variable} cannot be used: ${(error as Error).message}`);
   }
@@ -97,14 +100,14 @@ export function oembedRefusal(provider: string, id: string, status: number): App
  * when the import guard lets it be fetched — an answer pointing at a metadata or private address is
  * a 502 and nothing is fetched.
  */
-export function oembedFacts(answer: unknown, provider: string, denyList: string[]): OembedFacts {
+export function oembedFacts(answer: unknown, provider: string, guard: GuardLists): OembedFacts {
   const a = typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? (answer as Record<string, unknown>) : {};
   const text = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? value : undefined);
   const raw = text(a.thumbnail_url);
   if (raw === undefined) throw new AppError('SOURCE_UNAVAILABLE', `${provider}'s oEmbed answer has no thumbnail_url.`);
   let thumbnail: URL;
   try {
-    thumbnail = checkImportUrl(raw, denyList);
+    thumbnail = checkImportUrl(raw, guard.denyList, guard.allowList);
   } catch (error) {
     throw new AppError('SOURCE_UNAVAILABLE', `${provider}'s oEmbed answer gives a thumbnail that may not be fetched: ${(error as Error).message}`);
   }
@@ -124,7 +127,7 @@ export async function youtubeDuration(
   policy: SourcePolicy,
 ): Promise<number | null> {
   if (settings.youtubeApiKey === undefined) return null;
-  const url = endpointUrl(settings.youtubeApiUrl, 'YOUTUBE_API_URL', { part: 'contentDetails', id }, policy.denyList);
+  const url = endpointUrl(settings.youtubeApiUrl, 'YOUTUBE_API_URL', { part: 'contentDetails', id }, policy);
   const answer = await askJson(url, policy, { 'x-goog-api-key': settings.youtubeApiKey }, 'The YouTube Data API', (status) => {
     log('warn', 'youtube data api refused', { status });
     return new AppError(

@@ -8,6 +8,7 @@ import { log } from '../lib/log';
 import { storageFor } from '../storage';
 import type { S3Client } from '../storage/s3-client';
 import { MAX_BUFFERED_PART, type WriteTracking, writeStream } from '../storage/stream-writer';
+import { emitFileEvent, emitted, type FileEvents } from '../events/file-events';
 import { cleanName, type FileFieldsPatch, scrapedIfValid } from './fields';
 import { assertTypeAllowed, detectType, HEAD_BYTES, peek } from './inspect';
 import { type ScrapedMetadata, scrapeMetadata } from './metadata';
@@ -20,6 +21,8 @@ export interface FilesDeps {
   live: LiveUploadsRepository;
   /** Where a record the repository (a read replica) does not have is looked for before a 404. */
   primary?: FilesRepository;
+  /** Where committed changes are reported (webhooks); the Worker's queue when absent. */
+  events?: FileEvents;
 }
 
 /** Bytes to store: a stream of unknown length plus what the client said about it. */
@@ -215,7 +218,7 @@ export async function recordNewFile(
   // checked as a field: it is cleaned here, where every new record is written.
   const filenameDownload = cleanName(fields.filenameDownload) || 'file';
   const now = new Date().toISOString();
-  return deps.repo.insertOnce({
+  return emitted(deps, 'files.upload', await deps.repo.insertOnce({
     ...fields,
     ...learned(ingested, fields),
     ...embed,
@@ -229,7 +232,7 @@ export async function recordNewFile(
     createdOn: now,
     uploadedOn: now,
     modifiedOn: now,
-  });
+  }));
 }
 
 /**
@@ -296,14 +299,14 @@ export async function recordReplacement(
   } catch (error) {
     log('warn', 'replaced bytes left for the sweep', { file: id, storage: client.location.name, reason: (error as Error).message });
   }
-  return updated;
+  return emitted(deps, 'files.upload', updated);
 }
 
 export async function updateFileFields(deps: FilesDeps, id: string, fields: Partial<FileFieldsPatch> & { privateHash?: string }): Promise<FileRow> {
   await assertFolder(deps, fields);
   const updated = await deps.repo.update(id, fields);
   if (!updated) throw notFound(id);
-  return updated;
+  return emitted(deps, 'files.update', updated);
 }
 
 /**
@@ -326,6 +329,7 @@ export async function deleteFile(deps: FilesDeps, id: string): Promise<void> {
     throw error;
   }
   await deps.repo.delete(id);
+  await emitFileEvent(deps, 'files.delete', existing);
 }
 
 /**

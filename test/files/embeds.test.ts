@@ -224,6 +224,7 @@ describe('embeds: refused and failing', () => {
 });
 
 describe("the guard on a provider's answer (no request is made)", () => {
+  const noLists = { denyList: [], allowList: [] };
   const hostile = [
     'http://169.254.169.254/latest/meta-data/iam/security-credentials/',
     'http://2852039166/latest/meta-data/',
@@ -241,27 +242,27 @@ describe("the guard on a provider's answer (no request is made)", () => {
   ];
   for (const thumbnail of hostile) {
     it(`refuses a thumbnail_url of ${thumbnail}`, () => {
-      const call = () => oembedFacts({ title: 'x', thumbnail_url: thumbnail }, 'YouTube', ['0.0.0.0', '169.254.169.254']);
+      const call = () => oembedFacts({ title: 'x', thumbnail_url: thumbnail }, 'YouTube', { denyList: ['0.0.0.0', '169.254.169.254'], allowList: [] });
       expect(call).toThrow(AppError);
       expect(call).toThrow(/^YouTube's oEmbed answer gives a thumbnail that may not be fetched: /);
     });
   }
 
   it('refuses what IMPORT_IP_DENY_LIST adds, and answers without a usable thumbnail', () => {
-    expect(() => oembedFacts({ thumbnail_url: 'https://i.ytimg.com/vi/x/hqdefault.jpg' }, 'YouTube', ['ytimg.com'])).toThrow(/IMPORT_IP_DENY_LIST/);
+    expect(() => oembedFacts({ thumbnail_url: 'https://i.ytimg.com/vi/x/hqdefault.jpg' }, 'YouTube', { denyList: ['ytimg.com'], allowList: [] })).toThrow(/IMPORT_IP_DENY_LIST/);
     for (const answer of [{}, { thumbnail_url: 42 }, { thumbnail_url: '' }, [], 'text', null]) {
-      expect(() => oembedFacts(answer, 'Vimeo', []), JSON.stringify(answer)).toThrow(/has no thumbnail_url/);
+      expect(() => oembedFacts(answer, 'Vimeo', noLists), JSON.stringify(answer)).toThrow(/has no thumbnail_url/);
     }
   });
 
   it('keeps only well-formed facts from an answer', () => {
-    const facts = oembedFacts({ thumbnail_url: 'https://i.vimeocdn.com/video/1.jpg', title: 7, description: ['x'], duration: -5 }, 'Vimeo', []);
+    const facts = oembedFacts({ thumbnail_url: 'https://i.vimeocdn.com/video/1.jpg', title: 7, description: ['x'], duration: -5 }, 'Vimeo', noLists);
     expect(facts).toEqual({ title: undefined, description: undefined, duration: undefined, thumbnail: new URL('https://i.vimeocdn.com/video/1.jpg') });
   });
 
   it('guards the configured endpoints too, naming the variable', () => {
-    expect(() => endpointUrl('http://[::1]:7660/oembed', 'VIMEO_OEMBED_URL', {}, [])).toThrow(/^VIMEO_OEMBED_URL cannot be used: /);
-    expect(endpointUrl('https://vimeo.com/api/oembed.json', 'VIMEO_OEMBED_URL', { url: 'https://vimeo.com/1' }, []).href).toBe(
+    expect(() => endpointUrl('http://[::1]:7660/oembed', 'VIMEO_OEMBED_URL', {}, noLists)).toThrow(/^VIMEO_OEMBED_URL cannot be used: /);
+    expect(endpointUrl('https://vimeo.com/api/oembed.json', 'VIMEO_OEMBED_URL', { url: 'https://vimeo.com/1' }, noLists).href).toBe(
       'https://vimeo.com/api/oembed.json?url=https%3A%2F%2Fvimeo.com%2F1',
     );
   });

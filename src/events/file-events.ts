@@ -1,0 +1,71 @@
+import { env as workerEnv } from 'cloudflare:workers';
+import type { FileRow } from '../db/schema';
+import type { Bindings } from '../env';
+import { type FileRecord, toRecord } from '../files/record';
+import { randomToken } from '../lib/bytes';
+import { log } from '../lib/log';
+import { WebhooksRepository } from '../webhooks/repository';
+
+/** The events a webhook can subscribe to (Directus's names for the same actions). */
+export const FILE_EVENT_TYPES = ['files.upload', 'files.update', 'files.delete'] as const;
+export type FileEventType = (typeof FILE_EVENT_TYPES)[number];
+
+/** A delivery's body (Standard Webhooks' `{type, timestamp, data}`): the record as an admin reads it. */
+export interface FileEvent {
+  type: FileEventType;
+  timestamp: string;
+  data: FileRecord;
+}
+
+/**
+ * One message on the queue: one event for one webhook, so each receiver is retried on its own. `id`
+ * is the delivery's `webhook-id`, fixed here so every retry carries the same one.
+ */
+export interface DeliveryMessage {
+  id: string;
+  webhook: string;
+  event: FileEvent;
+}
+
+/** Where the files domain reports what it committed (FilesDeps.events). */
+export interface FileEvents {
+  emit(type: FileEventType, row: FileRow): Promise<void>;
+}
+
+/**
+ * Enqueues `type` for every webhook that subscribes to it and is not paused: one D1 read, and one
+ * queue write when someone listens (none when no one does). Awaited, since the queue is what makes
+ * the event durable; delivery happens in the queue's consumer, after the answer.
+ */
+export function queueEvents(bindings: Pick<Bindings, 'DB' | 'WEBHOOK_EVENTS'>): FileEvents {
+  return {
+    async emit(type, row) {
+      const queue = bindings.WEBHOOK_EVENTS;
+      if (!queue) return;
+      const hooks = await new WebhooksRepository(bindings.DB).subscribedTo(type);
+      if (hooks.length === 0) return;
+      const event: FileEvent = { type, timestamp: new Date().toISOString(), data: toRecord(row) };
+      await queue.sendBatch(hooks.map((webhook): { body: DeliveryMessage } => ({ body: { id: `msg_${randomToken(16)}`, webhook, event } })));
+    },
+  };
+}
+
+/**
+ * Reports a committed change of a file. Never throws: the change is done and answered whatever
+ * happens here, so an event that cannot be enqueued is logged (with the file) rather than turned
+ * into a failure of the upload. Without `deps.events` (the TUS Durable Object), the Worker's own
+ * bindings are used.
+ */
+export async function emitFileEvent(deps: { events?: FileEvents | undefined }, type: FileEventType, row: FileRow): Promise<void> {
+  try {
+    await (deps.events ?? queueEvents(workerEnv as unknown as Bindings)).emit(type, row);
+  } catch (error) {
+    log('error', 'file event not enqueued', { event: type, file: row.id, reason: (error as Error).message });
+  }
+}
+
+/** `row`, once its event is reported: for the domain functions that answer with what they committed. */
+export async function emitted(deps: { events?: FileEvents | undefined }, type: FileEventType, row: FileRow): Promise<FileRow> {
+  await emitFileEvent(deps, type, row);
+  return row;
+}
