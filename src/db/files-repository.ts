@@ -202,7 +202,7 @@ export class FilesRepository {
       this.db
         .insert(liveUploads)
         .select(
-          sql`SELECT ${claimId(storage, from)}, ${storage}, ${from}, NULL, 0
+          sql`SELECT ${claimId(storage, from)}, ${storage}, ${from}, NULL, 0, NULL
             WHERE EXISTS (SELECT 1 FROM files f WHERE f.id = ${id} AND f.storage = ${storage} AND f.filename_disk = ${from})`,
         )
         .onConflictDoUpdate({ target: liveUploads.id, set: { liveUntil: 0 } }),
