@@ -126,7 +126,7 @@ function trackWrite(deps: FilesDeps, client: S3Client, key: string): WriteTracki
  * behind. A delete that fails too leaves an object no record points to (its claim expiring marks a
  * named key as ours), which the sweep removes after its grace period.
  */
-export async function removedOnFailure<T>(client: S3Client, { key, release }: Pick<ChosenKey, 'key' | 'release'>, step: () => Promise<T>): Promise<T> {
+async function removedOnFailure<T>(client: S3Client, { key, release }: Pick<ChosenKey, 'key' | 'release'>, step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (error) {
