@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures the Worker against a baseline in the same run (the machine is noisy, so
  * only ratios mean something). Starts its own s3rver and `wrangler dev` on free loopback ports with
- * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads,direct,thumbnails,memory,hotpath,budget` picks cases.
+ * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads,direct,thumbnails,memory,hotpath,budget,tus` picks cases.
  *
  * originals: a 256 MiB object streamed from /assets/:id vs a direct GET of the same object from the
  *   same S3 server — throughput ratio (target ≥ 0.8) — and workerd's peak RSS while serving 16 MiB
@@ -21,6 +21,7 @@
  *   (targets ≥ 0.8 and ≥ 0.5), with the S3 requests each hit run sent (target: none).
  * direct: 256 MiB through the Worker's presigned part URLs against parts signed with the credentials,
  *   and the time from `complete` to the record (scripts/bench-direct.ts).
+ * tus: PATCH sizes against part sizes, 256 MiB and 1 GiB, fresh workerd per case (scripts/bench-tus.ts).
  * budget: the worst case of each class of unbounded work (scripts/bench-budget/*.ts, one file a class:
  *   hostile images, transform chains, concatenation, lists), each request's time and workerd's peak
  *   RSS growth, on one stack. Run it on an older commit with the same files for "before".
@@ -34,13 +35,14 @@ import sharp from 'sharp';
 import * as tus from 'tus-js-client';
 import type { BudgetCase } from './bench-budget-case.ts';
 import { direct } from './bench-direct.ts';
+import tusBench from './bench-tus.ts';
 import { bundleForNode } from './bundle-engine.ts';
 import { startFaultProxy } from './fault-proxy.ts';
 import { hwmOf, type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './local-stack.ts';
 
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget,tus').split(',');
 const auth = { authorization: `Bearer ${STACK_TOKEN}` };
 
 /**
@@ -515,4 +517,5 @@ if (CASES.includes('direct')) {
 if (CASES.includes('memory')) report.memory = await memory();
 if (CASES.includes('budget')) report.budget = await budget();
 if (CASES.includes('hotpath')) report.hotpath = await hotpath();
+if (CASES.includes('tus')) report.tus = await tusBench(withPeakRss);
 console.log(JSON.stringify(report, null, 2));

@@ -1,0 +1,103 @@
+/**
+ * tus (issue 26): PATCH sizes against part sizes, for uploads of 256 MiB and 1 GiB, each through
+ * the Worker against a direct SigV4 multipart upload of the same bytes with the same part size, to
+ * the same S3 server. Cases: PATCHes of whole parts (P = 100 MiB), 48 MiB PATCHes into 100 MiB
+ * parts, 50 MiB PATCHes into 525 MiB parts (the part a 5 TiB upload needs). Each case in a fresh
+ * workerd; its peak RSS from the kernel (VmHWM), against the RSS of the idle process after a small
+ * warm-up upload. `BENCH_TUS_SIZES_MIB=256,1024` and `BENCH_TUS_ROUNDS` (2) pick sizes and rounds.
+ */
+import { AwsClient } from 'aws4fetch';
+import { type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './local-stack.ts';
+
+const MiB = 1024 * 1024;
+const SIZES = (process.env.BENCH_TUS_SIZES_MIB ?? '256,1024').split(',').map((s) => Number(s) * MiB);
+const ROUNDS = Number(process.env.BENCH_TUS_ROUNDS ?? 2);
+
+const CASES = [
+  { name: 'whole_part_patches_p100', P: 100 * MiB, patch: 100 * MiB, target: 0.85 },
+  { name: 'patch48_into_p100', P: 100 * MiB, patch: 48 * MiB, target: 0.7 },
+  { name: 'patch50_into_p525', P: 525 * MiB, patch: 50 * MiB, target: 0.7 },
+];
+const TARGET_RSS_GROWTH_MIB = 64;
+
+export type PeakRss = <T>(pid: number, fn: () => Promise<T>) => Promise<{ result: T; before: number; peak: number }>;
+
+/** Bytes [at, end) of `data` without a copy, as a fetch body. */
+const view = (data: Buffer, at: number, end: number) => new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset + at, Math.min(end, data.byteLength) - at);
+const mib = (n: number) => +(n / MiB).toFixed(1);
+const TUS = { Authorization: `Bearer ${STACK_TOKEN}`, 'Tus-Resumable': '1.0.0' };
+
+/** One TUS upload of `data` to the `part` location in sequential PATCHes of `size` bytes. */
+async function tusUpload(stack: LocalStack, data: Buffer, size: number): Promise<void> {
+  const meta = `filename ${btoa('bench.bin')},storage ${btoa('part')}`;
+  const created = await fetch(`${stack.base}/files/tus`, { method: 'POST', headers: { ...TUS, 'Upload-Length': String(data.byteLength), 'Upload-Metadata': meta } });
+  if (created.status !== 201) throw new Error(`TUS POST: ${created.status} ${await created.text()}`);
+  const url = created.headers.get('location') as string;
+  for (let at = 0; at < data.byteLength; at += size) {
+    const res = await fetch(url, { method: 'PATCH', headers: { ...TUS, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(at) }, body: view(data, at, at + size) });
+    if (res.status !== 204) throw new Error(`TUS PATCH at ${at}: ${res.status} ${await res.text()}`);
+  }
+}
+
+/** The same bytes as `P`-byte parts of one multipart upload, each part one signed PUT straight to S3. */
+async function direct(stack: LocalStack, data: Buffer, P: number, key: string): Promise<void> {
+  const { s3 } = stack;
+  const aws = new AwsClient({ accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, region: s3.region, service: 's3', retries: 0 });
+  const object = `${s3.endpoint}/${s3.bucket}/${key}`;
+  const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(await (await aws.fetch(`${object}?uploads`, { method: 'POST' })).text())?.[1] ?? '';
+  const etags: string[] = [];
+  for (let at = 0; at < data.byteLength; at += P) {
+    const part = await aws.fetch(`${object}?partNumber=${etags.length + 1}&uploadId=${encodeURIComponent(uploadId)}`, { method: 'PUT', body: view(data, at, at + P) });
+    etags.push(part.headers.get('etag') ?? '');
+  }
+  const xml = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join('');
+  const done = await aws.fetch(`${object}?uploadId=${encodeURIComponent(uploadId)}`, { method: 'POST', body: `<CompleteMultipartUpload>${xml}</CompleteMultipartUpload>` });
+  if (!done.ok) throw new Error(`direct CompleteMultipartUpload: ${done.status}`);
+}
+
+async function rate(fn: () => Promise<void>, bytes: number): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return bytes / ((performance.now() - started) / 1000);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+export default async function tusBench(withPeakRss: PeakRss): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = { rounds: ROUNDS, target_rss_growth_mib: TARGET_RSS_GROWTH_MIB };
+  for (const size of SIZES) {
+    const data = Buffer.alloc(size, 7);
+    for (const c of CASES) {
+      const stack = await startLocalStack({ moreLocations: ['part'], vars: { STORAGE_PART_TUS__CHUNK_SIZE: String(c.P) } });
+      try {
+        await tusUpload(stack, Buffer.alloc(MiB, 1), MiB);
+        const idle = rssOf(stack.workerdPid);
+        const directRates: number[] = [];
+        const tusRates: number[] = [];
+        let peak = idle;
+        for (let round = 0; round < ROUNDS; round++) {
+          directRates.push(await rate(() => direct(stack, data, c.P, `bench-direct-${c.name}-${round}`), size));
+          const measured = await withPeakRss(stack.workerdPid, () => rate(() => tusUpload(stack, data, c.patch), size));
+          tusRates.push(measured.result);
+          peak = Math.max(peak, measured.peak);
+        }
+        const ratio = median(tusRates) / median(directRates);
+        const name = `${c.name}_${size / MiB}mib`;
+        out[name] = {
+          direct_mib_s: mib(median(directRates)),
+          tus_mib_s: mib(median(tusRates)),
+          ratio_to_direct: +ratio.toFixed(3),
+          target_ratio: c.target,
+          workerd_rss_idle_mib: mib(idle),
+          workerd_peak_rss_mib: mib(peak),
+          rss_growth_mib: mib(peak - idle),
+        };
+        // Each case as it ends: a run cut short still says what it measured.
+        console.error(JSON.stringify({ [name]: out[name] }));
+      } finally {
+        await stack.stop();
+      }
+    }
+  }
+  return out;
+}
