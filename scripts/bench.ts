@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures the Worker against a baseline in the same run (the machine is noisy, so
  * only ratios mean something). Starts its own s3rver and `wrangler dev` on free loopback ports with
- * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads,thumbnails,memory,hotpath,budget` picks cases.
+ * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads,thumbnails,memory,hotpath,budget,webhooks` picks cases.
  *
  * originals: a 256 MiB object streamed from /assets/:id vs a direct GET of the same object from the
  *   same S3 server — throughput ratio (target ≥ 0.8) — and workerd's peak RSS while serving 16 MiB
@@ -32,12 +32,13 @@ import sharp from 'sharp';
 import * as tus from 'tus-js-client';
 import type { BudgetCase } from './bench-budget-case.ts';
 import { bundleForNode } from './bundle-engine.ts';
+import { benchWebhooks } from './bench-webhooks.ts';
 import { startFaultProxy } from './fault-proxy.ts';
 import { hwmOf, type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './local-stack.ts';
 
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,thumbnails,memory,hotpath,budget').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,thumbnails,memory,hotpath,budget,webhooks').split(',');
 const auth = { authorization: `Bearer ${STACK_TOKEN}` };
 
 /**
@@ -504,4 +505,6 @@ if (CASES.some((c) => ['originals', 'uploads', 'thumbnails'].includes(c))) {
 if (CASES.includes('memory')) report.memory = await memory();
 if (CASES.includes('budget')) report.budget = await budget();
 if (CASES.includes('hotpath')) report.hotpath = await hotpath();
+// An upload with one webhook subscribed against none (scripts/bench-webhooks.ts).
+if (CASES.includes('webhooks')) report.webhooks = await benchWebhooks();
 console.log(JSON.stringify(report, null, 2));
