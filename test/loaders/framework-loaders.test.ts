@@ -1,9 +1,10 @@
+import { PhotonImage } from '@cf-wasm/photon';
 import { createDirectus, readAssetArrayBuffer, readAssetRaw, rest } from '@directus/sdk';
 import { transformProps } from '@unpic/core';
 import { exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readDimensions } from '../../src/images/dimensions';
-import { type FileJson, fixture, uploadFile } from '../helpers';
+import { type FileJson, uploadFile } from '../helpers';
 
 /**
  * The image URLs that the clients people use build (the README's "Framework loaders"), fetched from
@@ -26,8 +27,14 @@ function described(bytes: Uint8Array) {
 
 let photo: FileJson;
 beforeAll(async () => {
-  photo = await uploadFile({ name: 'photo.jpg', data: fixture('photo-meta.jpg'), type: 'image/jpeg' });
-  expect(photo.width).toBeGreaterThan(400);
+  // 800×600, wider than every width asked for below but unpic's largest srcset entries.
+  const source = new PhotonImage(new Uint8Array(800 * 600 * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 7) % 256)), 800, 600);
+  try {
+    photo = await uploadFile({ name: 'photo.jpg', data: source.get_bytes_jpeg(85), type: 'image/jpeg' });
+  } finally {
+    source.free();
+  }
+  expect(photo).toMatchObject({ width: 800, height: 600 });
 });
 
 describe('@unpic/core with its Directus transformer', () => {
