@@ -27,7 +27,7 @@ export interface DeliveryMessage {
   event: FileEvent;
 }
 
-/** Where the files domain reports what it committed (FilesDeps.events). */
+/** Where the files domain reports what it committed. */
 export interface FileEvents {
   emit(type: FileEventType, row: FileRow): Promise<void>;
 }
@@ -53,19 +53,19 @@ export function queueEvents(bindings: Pick<Bindings, 'DB' | 'WEBHOOK_EVENTS'>): 
 /**
  * Reports a committed change of a file. Never throws: the change is done and answered whatever
  * happens here, so an event that cannot be enqueued is logged (with the file) rather than turned
- * into a failure of the upload. Without `deps.events` (the TUS Durable Object), the Worker's own
- * bindings are used.
+ * into a failure of the upload. The Worker's bindings come from `cloudflare:workers`, so every
+ * caller (a request, the TUS Durable Object) reports through the same queue without passing them.
  */
-export async function emitFileEvent(deps: { events?: FileEvents | undefined }, type: FileEventType, row: FileRow): Promise<void> {
+export async function emitFileEvent(type: FileEventType, row: FileRow): Promise<void> {
   try {
-    await (deps.events ?? queueEvents(workerEnv as unknown as Bindings)).emit(type, row);
+    await queueEvents(workerEnv as unknown as Bindings).emit(type, row);
   } catch (error) {
     log('error', 'file event not enqueued', { event: type, file: row.id, reason: (error as Error).message });
   }
 }
 
 /** `row`, once its event is reported: for the domain functions that answer with what they committed. */
-export async function emitted(deps: { events?: FileEvents | undefined }, type: FileEventType, row: FileRow): Promise<FileRow> {
-  await emitFileEvent(deps, type, row);
+export async function emitted(type: FileEventType, row: FileRow): Promise<FileRow> {
+  await emitFileEvent(type, row);
   return row;
 }

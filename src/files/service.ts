@@ -8,7 +8,7 @@ import { log } from '../lib/log';
 import { storageFor } from '../storage';
 import type { S3Client } from '../storage/s3-client';
 import { MAX_BUFFERED_PART, type WriteTracking, writeStream } from '../storage/stream-writer';
-import { emitFileEvent, emitted, type FileEvents } from '../events/file-events';
+import { emitFileEvent, emitted } from '../events/file-events';
 import { cleanName, type FileFieldsPatch, scrapedIfValid } from './fields';
 import { assertTypeAllowed, detectType, HEAD_BYTES, peek } from './inspect';
 import { type ScrapedMetadata, scrapeMetadata } from './metadata';
@@ -21,8 +21,6 @@ export interface FilesDeps {
   live: LiveUploadsRepository;
   /** Where a record the repository (a read replica) does not have is looked for before a 404. */
   primary?: FilesRepository;
-  /** Where committed changes are reported (webhooks); the Worker's queue when absent. */
-  events?: FileEvents;
 }
 
 /** Bytes to store: a stream of unknown length plus what the client said about it. */
@@ -218,7 +216,7 @@ export async function recordNewFile(
   // checked as a field: it is cleaned here, where every new record is written.
   const filenameDownload = cleanName(fields.filenameDownload) || 'file';
   const now = new Date().toISOString();
-  return emitted(deps, 'files.upload', await deps.repo.insertOnce({
+  return emitted('files.upload', await deps.repo.insertOnce({
     ...fields,
     ...learned(ingested, fields),
     ...embed,
@@ -299,14 +297,14 @@ export async function recordReplacement(
   } catch (error) {
     log('warn', 'replaced bytes left for the sweep', { file: id, storage: client.location.name, reason: (error as Error).message });
   }
-  return emitted(deps, 'files.upload', updated);
+  return emitted('files.upload', updated);
 }
 
 export async function updateFileFields(deps: FilesDeps, id: string, fields: Partial<FileFieldsPatch> & { privateHash?: string }): Promise<FileRow> {
   await assertFolder(deps, fields);
   const updated = await deps.repo.update(id, fields);
   if (!updated) throw notFound(id);
-  return emitted(deps, 'files.update', updated);
+  return emitted('files.update', updated);
 }
 
 /**
@@ -329,7 +327,7 @@ export async function deleteFile(deps: FilesDeps, id: string): Promise<void> {
     throw error;
   }
   await deps.repo.delete(id);
-  await emitFileEvent(deps, 'files.delete', existing);
+  await emitFileEvent('files.delete', existing);
 }
 
 /**
