@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:test';
+import { expect } from 'vitest';
 import { app } from '../../src/app';
 import { ADMIN_TOKEN } from '../helpers';
 
@@ -85,3 +86,6 @@ export async function withChecksum(id: string, vars: Record<string, unknown> = e
   }
   return data as Completion['data'];
 }
+
+/** What ListParts answers for an upload that is gone: NoSuchUpload (S3, s3rver's shim), NoSuchKey (Ceph RGW). */
+export const UPLOAD_GONE = expect.stringMatching(/^NoSuch(Upload|Key)$/);

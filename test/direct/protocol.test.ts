@@ -6,7 +6,7 @@ import { LiveUploadsRepository } from '../../src/db/live-uploads-repository';
 import { sweepDirectUploads } from '../../src/direct/uploads';
 import { S3Client } from '../../src/storage/s3-client';
 import { ADMIN_TOKEN, api, bytes, fixture, sha256 } from '../helpers';
-import { type Completion, DirectClient, withChecksum } from './direct-client';
+import { type Completion, DirectClient, UPLOAD_GONE, withChecksum } from './direct-client';
 
 const MiB = 1024 * 1024;
 const client = new DirectClient();
@@ -106,7 +106,7 @@ describe('direct-to-bucket uploads, step by step', () => {
     expect(aborted.status).toBe(200);
     expect(await aborted.json()).toEqual({});
     expect((await client.list(upload)).status).toBe(404);
-    await expect(storage.listParts(upload.key, upload.uploadId)).rejects.toMatchObject({ extensions: { s3Code: 'NoSuchUpload' } });
+    await expect(storage.listParts(upload.key, upload.uploadId)).rejects.toMatchObject({ extensions: { s3Code: UPLOAD_GONE } });
     // A URL signed before the abort stores nothing now.
     const late = await fetch(signed.url, { method: 'PUT', body: bytes(10, 4) });
     await late.arrayBuffer();
@@ -121,7 +121,7 @@ describe('direct-to-bucket uploads, step by step', () => {
     expect(await sweepDirectUploads({ live }, storage, Date.now())).not.toContainEqual(upload);
     const later = Date.now() + parseConfig(env).tus.expirationMs + 1;
     expect(await sweepDirectUploads({ live }, storage, later)).toContainEqual(upload);
-    await expect(storage.listParts(upload.key, upload.uploadId)).rejects.toMatchObject({ extensions: { s3Code: 'NoSuchUpload' } });
+    await expect(storage.listParts(upload.key, upload.uploadId)).rejects.toMatchObject({ extensions: { s3Code: UPLOAD_GONE } });
     expect((await client.list(upload)).status).toBe(404);
   });
 

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config';
 import { S3Client } from '../../src/storage/s3-client';
 import { ADMIN_TOKEN, bytes, errorOf, fixture, newToken } from '../helpers';
-import { DirectClient } from './direct-client';
+import { DirectClient, UPLOAD_GONE } from './direct-client';
 
 /**
  * Only what the server issued: every refusal comes before any storage request, and leaves nothing
@@ -63,7 +63,7 @@ describe('direct uploads: only what the server issued', () => {
     const admin = new DirectClient(ADMIN_TOKEN);
     expect(await errorOf(await admin.complete(upload, [part]))).toMatchObject({ status: 403, code: 'FORBIDDEN' });
     expect((await admin.abort(upload)).status).toBe(200);
-    await expect(storage.listParts(upload.key, upload.uploadId)).rejects.toMatchObject({ extensions: { s3Code: 'NoSuchUpload' } });
+    await expect(storage.listParts(upload.key, upload.uploadId)).rejects.toMatchObject({ extensions: { s3Code: UPLOAD_GONE } });
   });
 
   it('a read token, or none, starts and continues nothing', async () => {
