@@ -10,10 +10,12 @@ import { freePort, type LocalStack, STACK_TOKEN, startLocalStack } from '../scri
 import { bytes } from '../test/pseudo-random.ts';
 
 /**
- * A real client nobody here wrote: Uppy 6's @uppy/aws-s3 (companionEndpoint mode, the routes under
- * /files/s3) in Chromium, on a page of another origin, with the page's token added by
- * admin/direct-upload.ts. The parts go from the browser to the local stack's S3 server (CORS
- * following CORS_ORIGIN); the bytes must come back identical through /assets.
+ * Real clients nobody here wrote, in Chromium, on a page of another origin, against the routes under
+ * /files/s3: Uppy 5's @uppy/aws-s3 in `endpoint` mode with the bearer token in its `headers` (from
+ * the e2e/uppy5 workspace: @uppy/aws-s3 5 wants @uppy/core 5 as a peer, the root has 6), and Uppy 6's
+ * (companionEndpoint mode) with the token added by admin/direct-upload.ts. The parts go from the
+ * browser to the local stack's S3 server (CORS following CORS_ORIGIN); the bytes must come back
+ * identical through /assets.
  */
 const MiB = 1024 * 1024;
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -25,14 +27,10 @@ let browser: Browser;
 let server: Server;
 let pageOrigin: string;
 
-const ENTRY = `
-import Uppy from '@uppy/core';
-import AwsS3 from '@uppy/aws-s3';
-import { withBearerToken } from ${JSON.stringify(join(root, 'admin/direct-upload.ts'))};
+/** What both pages do with their Uppy: add the files (given, or made from a seed) and upload them. */
+const UPLOAD = `
 import { bytes } from ${JSON.stringify(join(root, 'test/pseudo-random.ts'))};
-window.upload = async (api, token, files) => {
-  withBearerToken(() => token, api);
-  const uppy = new Uppy().use(AwsS3, { companionEndpoint: api + '/files', shouldUseMultipart: true, getChunkSize: () => 5 * 1024 * 1024 });
+export async function uploadWith(uppy, files) {
   for (const f of files) {
     const data = f.base64 ? Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0)) : bytes(f.size, f.seed);
     uppy.addFile({ name: f.name, type: f.type, data: new Blob([data], { type: f.type }) });
@@ -42,18 +40,51 @@ window.upload = async (api, token, files) => {
     successful: (result?.successful ?? []).map((f) => ({ name: f.name, location: f.response?.uploadURL ?? null })),
     failed: (result?.failed ?? []).map((f) => ({ name: f.name, error: String(f.error) })),
   };
-};
+}
 `;
+
+/** Each client's page script, and where its Uppy packages resolve from. */
+const CLIENTS = {
+  'Uppy 5 (endpoint + headers)': {
+    nodePaths: [join(root, 'e2e/uppy5/node_modules'), join(root, 'node_modules')],
+    entry: `
+import Uppy from '@uppy/core';
+import AwsS3 from '@uppy/aws-s3';
+import { uploadWith } from './upload.js';
+window.upload = (api, token, files) =>
+  uploadWith(new Uppy().use(AwsS3, { endpoint: api + '/files', headers: { authorization: 'Bearer ' + token }, shouldUseMultipart: true, getChunkSize: () => 5 * 1024 * 1024 }), files);
+`,
+  },
+  'Uppy 6 (companionEndpoint + withBearerToken)': {
+    nodePaths: [join(root, 'node_modules')],
+    entry: `
+import Uppy from '@uppy/core';
+import AwsS3 from '@uppy/aws-s3';
+import { withBearerToken } from ${JSON.stringify(join(root, 'admin/direct-upload.ts'))};
+import { uploadWith } from './upload.js';
+window.upload = (api, token, files) => {
+  withBearerToken(() => token, api);
+  return uploadWith(new Uppy().use(AwsS3, { companionEndpoint: api + '/files', shouldUseMultipart: true, getChunkSize: () => 5 * 1024 * 1024 }), files);
+};
+`,
+  },
+} as const;
+const bundleName = (client: string) => `${Object.keys(CLIENTS).indexOf(client)}.js`;
 
 beforeAll(async () => {
   if (!CHROMIUM) throw new Error('chromium is not installed: .ci/run installs it (apt-get install chromium).');
-  writeFileSync(join(dir, 'entry.js'), ENTRY);
-  await build({ entryPoints: [join(dir, 'entry.js')], bundle: true, format: 'esm', outfile: join(dir, 'bundle.js'), nodePaths: [join(root, 'node_modules')], logLevel: 'silent' });
+  writeFileSync(join(dir, 'upload.js'), UPLOAD);
+  for (const [client, { entry, nodePaths }] of Object.entries(CLIENTS)) {
+    const file = join(dir, `entry-${bundleName(client)}`);
+    writeFileSync(file, entry);
+    await build({ entryPoints: [file], bundle: true, format: 'esm', outfile: join(dir, bundleName(client)), nodePaths: [...nodePaths], logLevel: 'silent' });
+  }
   const port = await freePort();
   pageOrigin = `http://127.0.0.1:${port}`;
   server = createServer((req, res) => {
-    if (req.url === '/bundle.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(dir, 'bundle.js')));
-    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/bundle.js"></script>');
+    const script = /^\/(\d+\.js)$/.exec(req.url ?? '')?.[1];
+    if (script) return res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(dir, script)));
+    res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><script type="module" src="/${new URL(req.url ?? '/', pageOrigin).searchParams.get('client')}"></script>`);
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   stack = await startLocalStack({ vars: { CORS_ENABLED: 'true', CORS_ORIGIN: pageOrigin } });
@@ -63,19 +94,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.stop();
-  await new Promise((resolve) => server?.close(resolve));
+  // A setup that failed early leaves no server: nothing to wait for.
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('@uppy/aws-s3 against /files/s3', () => {
-  it('uploads a photo and a multi-part file straight to the bucket; /assets serves the same bytes', async () => {
+  it.each(Object.keys(CLIENTS))('%s uploads a photo and a multi-part file straight to the bucket; /assets serves the same bytes', async (client) => {
     const photo = readFileSync(join(root, 'test/fixtures/photo-meta.jpg'));
     const size = 12 * MiB + 4321;
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.goto(`${pageOrigin}/`);
+    await page.goto(`${pageOrigin}/?client=${bundleName(client)}`);
     await page.waitForFunction(() => 'upload' in window);
     const result = await page.evaluate(
       ([api, token, files]) => (window as unknown as { upload: (...a: unknown[]) => Promise<{ successful: { name: string; location: string | null }[]; failed: unknown[] }> }).upload(api, token, files),
