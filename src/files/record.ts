@@ -28,6 +28,8 @@ export interface FileRecord {
   focal_point_x: number | null;
   focal_point_y: number | null;
   checksum: string | null;
+  /** A ThumbHash (base64) of the image, to show while it loads; null until made, and for other files. */
+  thumbhash: string | null;
   access: 'public' | 'private';
   /** The capability for `/assets/<private_hash>`; rotate it to revoke shared links. */
   private_hash: string | null;
@@ -58,6 +60,7 @@ export const FILE_FIELDS = {
   focal_point_x: 'focalPointX',
   focal_point_y: 'focalPointY',
   checksum: 'checksum',
+  thumbhash: 'thumbhash',
   access: 'access',
   private_hash: 'privateHash',
 } as const satisfies Partial<Record<keyof FileRecord, keyof FileRow>>;
@@ -95,6 +98,7 @@ export function toRecord(row: FileRow): FileRecord {
     focal_point_x: row.focalPointX,
     focal_point_y: row.focalPointY,
     checksum: row.checksum,
+    thumbhash: row.thumbhash || null,
     access: row.access,
     private_hash: row.privateHash,
   };
