@@ -4,11 +4,9 @@ import type { Bindings } from '../env';
 import { type FileRecord, toRecord } from '../files/record';
 import { randomToken } from '../lib/bytes';
 import { log } from '../lib/log';
+import type { FileEventType } from '../schemas/webhooks';
 import { WebhooksRepository } from '../webhooks/repository';
 
-/** The events a webhook can subscribe to (Directus's names for the same actions). */
-export const FILE_EVENT_TYPES = ['files.upload', 'files.update', 'files.delete'] as const;
-export type FileEventType = (typeof FILE_EVENT_TYPES)[number];
 
 /** A delivery's body (Standard Webhooks' `{type, timestamp, data}`): the record as an admin reads it. */
 export interface FileEvent {
