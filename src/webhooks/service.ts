@@ -6,6 +6,7 @@ import { checkImportUrl } from '../files/import-guard';
 import { type WebhookJson, webhookInput, webhookPatch } from '../schemas/webhooks';
 import { newWebhookSecret } from './signing';
 import type { WebhooksRepository } from './repository';
+import { forgetSubscribers } from './subscribers';
 
 /** Webhooks one deployment may have: every event is one queue message per subscribed webhook. */
 export const MAX_WEBHOOKS = 25;
@@ -59,6 +60,7 @@ export async function createWebhook(repo: WebhooksRepository, config: Config, bo
   const url = checkedUrl(config, input.url);
   if ((await repo.count()) >= MAX_WEBHOOKS) throw new AppError('INVALID_PAYLOAD', `There are already ${MAX_WEBHOOKS} webhooks, the most one deployment may have: delete one first.`);
   const row = await repo.insert({ id: crypto.randomUUID(), url, events: [...new Set(input.events)], paused: input.paused ?? false, secret: newWebhookSecret() });
+  forgetSubscribers();
   return { ...webhookJson(row), secret: row.secret };
 }
 
@@ -69,6 +71,7 @@ export async function updateWebhook(repo: WebhooksRepository, config: Config, id
     ...(input.events === undefined ? {} : { events: [...new Set(input.events)] }),
     ...(input.paused === undefined ? {} : { paused: input.paused }),
   });
+  forgetSubscribers();
   if (!row) throw notFound(id);
   return webhookJson(row);
 }
@@ -83,6 +86,7 @@ export async function requireWebhook(repo: WebhooksRepository, id: string): Prom
 export async function deleteWebhooks(repo: WebhooksRepository, ids: string[]): Promise<void> {
   for (const id of ids) await requireWebhook(repo, id);
   await repo.delete(ids);
+  forgetSubscribers();
 }
 
 function notFound(id: string): AppError {
