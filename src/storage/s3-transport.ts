@@ -96,7 +96,7 @@ export class S3Transport {
         let body: BodyInit | undefined = o.body;
         if (o.body instanceof ReadableStream) {
           if (o.contentLength === undefined) throw new Error(`${o.operation}: a stream body needs its length`);
-          body = dog.watchBody(o.body, l.socketTimeoutMs).pipeThrough(new FixedLengthStream(o.contentLength));
+          body = o.body.pipeThrough(dog.tap(l.socketTimeoutMs, 'await-response')).pipeThrough(new FixedLengthStream(o.contentLength));
         } else {
           dog.arm(firstWait);
         }

@@ -31,39 +31,17 @@ export class Watchdog {
   }
 
   /**
-   * A request body that re-arms the timer on each chunk storage takes, then stays armed for the
-   * answer. Pulled straight through: no queue of its own, one hop less per chunk than `tap()`'s
-   * TransformStream on the way of every TUS part.
+   * A pass-through stream that re-arms the timer on each chunk. At the end it stops the timer (a
+   * response body), or keeps it armed for the answer that follows (a request body).
    */
-  watchBody(body: ReadableStream<Uint8Array>, ms: number): ReadableStream<Uint8Array> {
-    const reader = body.getReader();
-    return new ReadableStream<Uint8Array>(
-      {
-        start: () => this.arm(ms),
-        pull: async (controller) => {
-          const next = await reader.read();
-          this.arm(ms);
-          if (next.done) controller.close();
-          else controller.enqueue(next.value);
-        },
-        cancel: (reason) => reader.cancel(reason),
-      },
-      { highWaterMark: 0 },
-    );
-  }
-
-  /**
-   * A pass-through stream for a response body that re-arms the timer on each chunk and stops it at
-   * the end.
-   */
-  tap(ms: number): TransformStream<Uint8Array, Uint8Array> {
+  tap(ms: number, atEnd: 'stop' | 'await-response' = 'stop'): TransformStream<Uint8Array, Uint8Array> {
     return new TransformStream({
       start: () => this.arm(ms),
       transform: (chunk, controller) => {
         this.arm(ms);
         controller.enqueue(chunk);
       },
-      flush: () => this.stop(),
+      flush: () => (atEnd === 'stop' ? this.stop() : this.arm(ms)),
     });
   }
 }

@@ -19,14 +19,6 @@ const NOTHING_AHEAD = { highWaterMark: 0 };
 const READ_AT_LEAST = 256 * 1024;
 const READ_SIZE = 256 * 1024;
 
-/**
- * Chunks handed out wait this long at most for `onBytes` (the running SHA-256, 0.15–0.2 s of a
- * 100 MiB part): it runs in a later turn of the event loop, while the chunk is on its way to
- * storage and the next read is in flight, rather than between a read and its write. Past this
- * many bytes waiting, it runs before the next read, so memory stays bounded.
- */
-const UNSEEN_MAX = 1024 * 1024;
-
 /** The client's body ended or failed before a piece was complete (a cut connection). */
 export class BodyCut extends Error {}
 
@@ -35,22 +27,12 @@ export class BodySlicer {
   /** Read from the body, not yet handed out (a peeked head, or the rest of a chunk a piece ended in). */
   private pending: Uint8Array[] = [];
   private ended = false;
-  /** The read in flight ahead of the consumer, started when a piece wants more than it was handed. */
-  private ahead: Promise<Uint8Array | undefined> | undefined;
-  /** Chunks handed out that `onBytes` has not seen yet, in order, with where each starts. */
-  private unseen: { chunk: Uint8Array; at: number; size: number }[] = [];
-  private unseenBytes = 0;
-  private seeing: ReturnType<typeof setTimeout> | undefined;
-  private detached: Error | undefined;
   /** The client's body failed while it was read. */
   dropped = false;
   /** Bytes handed out so far. */
   consumed = 0;
 
-  /**
-   * `onBytes` sees every byte handed out, once and in order (hashes, the head), soon after it is
-   * handed out: call `seen()` before relying on what it computed.
-   */
+  /** `onBytes` sees every byte handed out, once and in order (hashes, the head). */
   constructor(
     body: ReadableStream<Uint8Array>,
     private readonly onBytes: (chunk: Uint8Array, at: number) => void,
@@ -71,8 +53,6 @@ export class BodySlicer {
         const chunk = await this.next(left);
         if (chunk === undefined) return controller.error(new BodyCut(`the request body ended ${left} bytes short`));
         left -= chunk.byteLength;
-        // The next read is under way while storage takes this chunk.
-        if (left > 0 && this.pending.length === 0) this.ahead ??= this.read();
         controller.enqueue(chunk);
         if (left === 0) controller.close();
       },
@@ -96,7 +76,7 @@ export class BodySlicer {
   async peek(n: number): Promise<Uint8Array> {
     let have = this.pending.reduce((s, c) => s + c.byteLength, 0);
     while (have < n && !this.ended) {
-      const chunk = await this.nextRead();
+      const chunk = await this.read();
       if (chunk === undefined) break;
       this.pending.push(chunk);
       have += chunk.byteLength;
@@ -113,50 +93,18 @@ export class BodySlicer {
     await this.reader.cancel().catch(() => {});
   }
 
-  /** Runs `onBytes` on every chunk handed out so far (before a commit saves what it computed). */
-  seen(): void {
-    clearTimeout(this.seeing);
-    this.seeing = undefined;
-    const unseen = this.unseen;
-    this.unseen = [];
-    this.unseenBytes = 0;
-    for (const { chunk, at, size } of unseen) {
-      // A chunk whose buffer storage took over would be hashed short: the PATCH fails instead.
-      if (chunk.byteLength !== size) this.detached ??= new Error(`a chunk of the request body was detached before it was hashed (${chunk.byteLength} of ${size} bytes)`);
-      else this.onBytes(chunk, at);
-    }
-    if (this.detached) throw this.detached;
-  }
-
   /** The next chunk handed out, at most `max` bytes (the rest waits for the next piece). */
   private async next(max = Number.POSITIVE_INFINITY): Promise<Uint8Array | undefined> {
-    if (this.unseenBytes >= UNSEEN_MAX) this.seen();
-    let chunk = this.pending.shift();
-    chunk ??= await this.nextRead();
+    let chunk = this.pending.shift() ?? (await this.read());
     if (chunk === undefined) return undefined;
     if (chunk.byteLength > max) {
       // A copy of the rest: the piece's consumer may take ownership of the chunk's buffer.
       this.pending.unshift(chunk.slice(max));
       chunk = chunk.subarray(0, max);
     }
-    this.unseen.push({ chunk, at: this.consumed, size: chunk.byteLength });
-    this.unseenBytes += chunk.byteLength;
-    this.seeing ??= setTimeout(() => {
-      try {
-        this.seen();
-      } catch {
-        // Kept in `detached`: the request's own next seen() throws it.
-      }
-    }, 0);
+    this.onBytes(chunk, this.consumed);
     this.consumed += chunk.byteLength;
     return chunk;
-  }
-
-  /** The read in flight ahead, else a new one. */
-  private nextRead(): Promise<Uint8Array | undefined> {
-    const ahead = this.ahead;
-    this.ahead = undefined;
-    return ahead ?? this.read();
   }
 
   private async read(): Promise<Uint8Array | undefined> {

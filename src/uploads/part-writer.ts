@@ -140,7 +140,7 @@ export class PartWriter {
             await this.staging.stage(state, w, slicer.take(remaining), remaining);
           }
         }
-        if (!atomic) await this.commit(state, w, hasher, slicer);
+        if (!atomic) await this.commit(state, w, hasher);
       }
     } catch (error) {
       await slicer.cancel();
@@ -153,14 +153,13 @@ export class PartWriter {
       this.dropOpenPart('the client went away');
       return void (await this.holdings.touch(state));
     }
-    slicer.seen();
     if (input.checksum && digest) {
       if (!(await digest.matches(input.checksum.digest))) {
         this.dropOpenPart('its last PATCH failed its checksum');
         await this.staging.drop(state, w.staged, this.store.segments());
         throw tusError(460, `The ${input.checksum.algorithm} checksum of this request's body does not match Upload-Checksum; its bytes were discarded.`);
       }
-      await this.commit(state, w, hasher, slicer);
+      await this.commit(state, w, hasher);
     }
     // The open part's first bytes of the upload wait with it for its answer.
     if (this.open) this.open.head = w.head;
@@ -195,9 +194,7 @@ export class PartWriter {
    * Makes a PATCH's progress durable in one transaction; segments sent in parts are deleted after,
    * before the next piece (s3rver loses a write racing a delete in the same folder).
    */
-  private async commit(state: State, w: Progress, hasher: ResumableSha256 | undefined, slicer: BodySlicer): Promise<void> {
-    // The hash and the head take the bytes a moment after they are sent: all of them, before saving.
-    slicer.seen();
+  private async commit(state: State, w: Progress, hasher: ResumableSha256 | undefined): Promise<void> {
     const before = this.store.segments();
     state.offset = w.offset;
     if (w.assembled) state.assembled = true;
@@ -211,7 +208,6 @@ export class PartWriter {
 
   /** The first bytes of the upload (up to HEAD_BYTES): stored ones, this request's, then a peek at the body. */
   private async headOf(w: Progress, slicer: BodySlicer): Promise<Uint8Array> {
-    slicer.seen();
     const known = concat([...this.store.headRows(), ...w.head]);
     return known.byteLength >= HEAD_BYTES ? known : concat([known, await slicer.peek(HEAD_BYTES - known.byteLength)]);
   }
