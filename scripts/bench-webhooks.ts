@@ -12,7 +12,9 @@ const STATES: State[] = ['none', 'paused', 'subscribed'];
  * in a rotated order (so drift hits all alike); in each, the first upload after the change is a warm-up
  * (the change emptied this isolate's list of listening webhooks, so it reads D1: reported apart as
  * `subscribed_after_change`), then BLOCK uploads are measured. The delivery itself happens after the
- * answer, from the queue; the receiver counts what arrived.
+ * answer, from the queue; the receiver counts what arrived: less than was sent, since each round
+ * pauses or deletes the webhook again and an event whose webhook is paused or gone when the consumer
+ * takes it is dropped, as designed (src/webhooks/deliver.ts).
  */
 export async function benchWebhooks(rounds = Number(process.env.BENCH_WEBHOOK_ROUNDS ?? 20), block = Number(process.env.BENCH_WEBHOOK_BLOCK ?? 3)) {
   let deliveries = 0;
