@@ -6,6 +6,13 @@ import type { ConfigIssue } from './storage-location';
 export interface GlobalSettings {
   /** Bearer token with full access; unset means the protected routes refuse every request. */
   adminToken: string | undefined;
+  admin: {
+    /**
+     * The file library page sends files of at least this many bytes straight to the bucket
+     * (ADMIN_DIRECT_UPLOAD_MIN_SIZE), the rest over TUS; undefined: every file over TUS.
+     */
+    directUploadMinSize: number | undefined;
+  };
   files: {
     /** Bytes; undefined for no limit of ours (the platform's request-size cap still applies). */
     maxUploadSize: number | undefined;
@@ -148,6 +155,8 @@ function isAddressOrRange(entry: string): boolean {
 
 const schema = z.object({
   ADMIN_TOKEN: z.optional(z.string().check(z.minLength(16, { error: 'must be at least 16 characters long' }))),
+  // Off unless set: the bucket needs a CORS rule for the page's origin first (README, Direct-to-bucket uploads).
+  ADMIN_DIRECT_UPLOAD_MIN_SIZE: z.optional(z.pipe(byteSize, z.number().check(z.minimum(1, { error: 'must be at least 1 byte (leave it unset to upload every file over TUS)' })))),
   FILES_MAX_UPLOAD_SIZE: z.optional(byteSize),
   FILES_IMPORT_TIMEOUT: z._default(milliseconds, 30000),
   IMPORT_IP_DENY_LIST: z._default(list, ['0.0.0.0', '169.254.169.254']),
@@ -223,6 +232,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
   return {
     settings: {
       adminToken: v.ADMIN_TOKEN,
+      admin: { directUploadMinSize: v.ADMIN_DIRECT_UPLOAD_MIN_SIZE },
       files: {
         maxUploadSize: v.FILES_MAX_UPLOAD_SIZE,
         importTimeoutMs: v.FILES_IMPORT_TIMEOUT,

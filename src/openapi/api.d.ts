@@ -157,6 +157,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/files/s3/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether, and from what size, the file library page uploads straight to the bucket
+         * @description Needs a token with the `upload` scope (or a higher one).
+         */
+        get: operations["getFilesS3Config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/files/s3/multipart": {
         parameters: {
             query?: never;
@@ -701,6 +721,16 @@ export interface components {
             };
             key: string;
             location: string;
+        };
+        /** @description Whether the file library page sends files of `min_size` bytes and more straight to the bucket (ADMIN_DIRECT_UPLOAD_MIN_SIZE set and the default location able to presign), in parts of `part_size`, to `bucket_origin`; all null when it does not. */
+        DirectUploadConfig: {
+            data: {
+                bucket_origin: string | null;
+                enabled: boolean;
+                min_size: number | null;
+                part_size: number | null;
+                storage: string | null;
+            };
         };
         /** @description A file to upload straight to the bucket: its name, media type and file fields (`metadata`, Uppy's own `name`, `type`, `relativePath` ignored). */
         DirectUploadStart: {
@@ -1708,6 +1738,35 @@ export interface operations {
                     "application/json": {
                         data: components["schemas"]["File"];
                     };
+                };
+            };
+            /** @description An error, in Directus's envelope (the status is the code's). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Errors"];
+                };
+            };
+        };
+    };
+    getFilesS3Config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's direct-upload settings. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DirectUploadConfig"];
                 };
             };
             /** @description An error, in Directus's envelope (the status is the code's). */

@@ -14,7 +14,7 @@ import {
 } from '../schemas/files';
 import { folderAnswer, folderInput, folderItemAnswer, folderListAnswer } from '../schemas/folders';
 import { ITEM_QUERY, LIST_QUERY } from '../schemas/query';
-import { directAborted, directCompleted, directCompleteInput, directPartUrl, directParts, directStarted, directStartInput } from '../schemas/s3-direct';
+import { directAborted, directCompleted, directConfigAnswer, directCompleteInput, directPartUrl, directParts, directStarted, directStartInput } from '../schemas/s3-direct';
 import { healthAnswer, infoAnswer, openApiAnswer } from '../schemas/server';
 import { settingsAnswer, settingsPatch } from '../schemas/settings';
 import { tokenAnswer, tokenInput, tokenMeAnswer, tokensAnswer } from '../schemas/tokens';
@@ -100,6 +100,7 @@ export const ROUTES: RouteDoc[] = [
   { methods: ['delete'], path: '/files/tus/:id', tag: 'tus', access: 'upload', summary: 'Terminate an upload', parameters: [header(tusHeaders.tusResumable, true)], answers: { 204: noContent } },
 
   // Direct-to-bucket uploads (Uppy AwsS3)
+  { methods: ['get'], path: '/files/s3/config', tag: 'direct uploads', access: 'upload', summary: 'Whether, and from what size, the file library page uploads straight to the bucket', answers: { 200: json(directConfigAnswer, 'The page\'s direct-upload settings.') } },
   { methods: ['get'], path: '/files/s3/params', tag: 'direct uploads', access: 'upload', summary: 'Not offered: every direct upload is multipart (always 400)', answers: {} },
   { methods: ['post'], path: '/files/s3/multipart', tag: 'direct uploads', access: 'upload', summary: 'Start a multipart upload to the bucket', body: jsonBody(directStartInput), answers: { 200: json(directStarted, 'The upload.') } },
   { methods: ['get'], path: '/files/s3/multipart/:uploadId', tag: 'direct uploads', access: 'upload', summary: 'The parts the bucket holds', parameters: [keyParam], answers: { 200: json(directParts, 'The parts.') } },

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { directOffer } from '../direct/offer';
 import type { AppEnv } from '../env';
 import { AppError } from '../errors/app-error';
 
@@ -12,10 +13,13 @@ export const ADMIN_PAGE_PATHS = ['/admin', '/admin/', '/admin/index.html'];
  * where `'self'` cannot, so the policy is built per request from the origin the page is served at.
  * Images may come from the whole origin (thumbnails; an image cannot run script), the API from
  * `'self'`. Previews are object URLs the page made from /assets answers, their type forced from the
- * record: `blob:` for media (players) and frames (the browser's PDF viewer). Everything else is refused.
+ * record: `blob:` for media (players) and frames (the browser's PDF viewer). When the page uploads
+ * large files straight to the bucket, `bucketOrigin` (where its presigned part URLs point) joins
+ * connect-src, and no other origin. Everything else is refused.
  */
-export function adminPageCsp(origin: string): string {
+export function adminPageCsp(origin: string, bucketOrigin?: string): string {
   // An origin is what URL made of the request's host; anything else would break out of the header.
+  // (`bucketOrigin` is a parsed URL's origin from the location's ENDPOINT, never from the request.)
   if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d+)?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(origin)) return "default-src 'none'";
   const page = `${origin}/admin/`;
   return [
@@ -25,7 +29,7 @@ export function adminPageCsp(origin: string): string {
     "img-src 'self' blob: data:",
     'media-src blob:',
     'frame-src blob:',
-    "connect-src 'self'",
+    `connect-src 'self'${bucketOrigin && bucketOrigin !== origin ? ` ${bucketOrigin}` : ''}`,
     "form-action 'self'",
     "base-uri 'none'",
     "frame-ancestors 'none'",
@@ -42,7 +46,7 @@ export async function adminPage(c: Context<AppEnv>): Promise<Response> {
   if (!assets) throw new AppError('ROUTE_NOT_FOUND', 'The file library page is not built here: run `node scripts/build-admin.ts` (npm start does).');
   const res = await assets.fetch(c.req.raw);
   const headers = new Headers(res.headers);
-  headers.set('Content-Security-Policy', adminPageCsp(new URL(c.req.url).origin));
+  headers.set('Content-Security-Policy', adminPageCsp(new URL(c.req.url).origin, directOffer(c.get('config'))?.bucketOrigin));
   headers.set('X-Content-Type-Options', 'nosniff');
   headers.set('Referrer-Policy', 'no-referrer');
   return new Response(res.body, { status: res.status, statusText: res.statusText, headers });

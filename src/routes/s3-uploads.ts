@@ -2,6 +2,7 @@ import { type Context, Hono } from 'hono';
 import { hiddenFields } from '../auth/policy';
 import { hashToken, type Principal } from '../auth/tokens';
 import type { Caller } from '../direct/issue';
+import { directOffer } from '../direct/offer';
 import { abortDirectUpload, completeDirectUpload, type DirectStart, signPart, startDirectUpload, storedParts } from '../direct/uploads';
 import type { AppEnv } from '../env';
 import { AppError } from '../errors/app-error';
@@ -65,6 +66,16 @@ s3UploadsRoutes.get('/params', () => {
     'INVALID_PAYLOAD',
     'Single-request presigned uploads are not offered: configure the client with shouldUseMultipart: true (every file goes as a multipart upload, one part for a small file).',
   );
+});
+
+/** Whether the file library page sends large files here, from what size, in which parts, to which bucket origin. */
+s3UploadsRoutes.get('/config', (c) => {
+  const offer = directOffer(c.get('config'));
+  return c.json({
+    data: offer
+      ? { enabled: true, storage: offer.storage, min_size: offer.minSize, part_size: offer.partSize, bucket_origin: offer.bucketOrigin }
+      : { enabled: false, storage: null, min_size: null, part_size: null, bucket_origin: null },
+  });
 });
 
 s3UploadsRoutes.post('/multipart', async (c) => {

@@ -32,3 +32,17 @@ export const directCompleted = named(
 );
 
 export const directAborted = z.object({});
+
+export const directConfigAnswer = named(
+  z.object({
+    data: z.object({
+      enabled: z.boolean(),
+      storage: z.nullable(z.string()),
+      min_size: z.nullable(z.int()),
+      part_size: z.nullable(z.int()),
+      bucket_origin: z.nullable(z.string()),
+    }),
+  }),
+  'DirectUploadConfig',
+  'Whether the file library page sends files of `min_size` bytes and more straight to the bucket (ADMIN_DIRECT_UPLOAD_MIN_SIZE set and the default location able to presign), in parts of `part_size`, to `bucket_origin`; all null when it does not.',
+);
