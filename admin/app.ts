@@ -32,7 +32,7 @@ async function signIn(candidate: string): Promise<void> {
   $('who').title = `Token "${me.name}", scope ${me.scope}${me.expires_on ? `, valid until ${new Date(me.expires_on).toLocaleString()}` : ''}`;
   $('nav-settings').hidden = !session.may('admin');
   $('new-folder').hidden = !session.may('upload');
-  if (session.may('upload')) startUploads();
+  if (session.may('upload')) await startUploads();
   await loadFolders();
   route();
 }

@@ -8,8 +8,9 @@
  *   import AwsS3 from '@uppy/aws-s3';
  *   import { directChunkSize, goesDirect, withBearerToken } from './direct-upload';
  *   withBearerToken(() => token);
- *   uppy.use(AwsS3, { companionEndpoint: `${location.origin}/files`, shouldUseMultipart: true, getChunkSize: directChunkSize });
- * with files for which `goesDirect(file.size)` is false handed to the Tus plugin instead. The five
+ *   uppy.use(AwsS3, { companionEndpoint: `${location.origin}/files`, shouldUseMultipart: true, getChunkSize: directChunkSize(offer) });
+ * with `offer` what `GET /files/s3/config` answers, and files for which `goesDirect(file.size, offer)`
+ * is false handed to a second Uppy with the Tus plugin instead (upload.ts). The five
  * functions of `directUploadOptions` are the same calls for clients that take them (Uppy 3–5's
  * AwsS3 `createMultipartUpload`, `signPart`, `listParts`, `completeMultipartUpload`,
  * `abortMultipartUpload`) or for an uploader of one's own.
@@ -28,20 +29,21 @@ export function withBearerToken(token: () => string, apiOrigin = location.origin
   };
 }
 
-/** Files at least this large go straight to the bucket: below it one TUS request carries the file. */
-export const DIRECT_THRESHOLD = 100 * 1024 * 1024;
-
-/** Parts of this many bytes (R2 wants every part but the last of one size; S3 wants ≥ 5 MiB). */
-export const DIRECT_PART_SIZE = 64 * 1024 * 1024;
-
-/** Whether a file of `size` bytes goes straight to the bucket, given what the location allows. */
-export function goesDirect(size: number | null, locationAllowsDirect = true): boolean {
-  return locationAllowsDirect && size !== null && size >= DIRECT_THRESHOLD;
+/** What `GET /files/s3/config` answers: whether, from what size and in which parts the page goes direct. */
+export interface DirectOffer {
+  enabled: boolean;
+  min_size: number | null;
+  part_size: number | null;
 }
 
-/** Equal parts, as R2 requires; more of them only when 10,000 would not hold the file. */
-export function directChunkSize(file: { size: number | null }): number {
-  return Math.max(DIRECT_PART_SIZE, Math.ceil((file.size ?? 0) / 10_000));
+/** Whether a file of `size` bytes goes straight to the bucket: the location allows it and the file is large enough. */
+export function goesDirect(size: number | null, offer: DirectOffer | undefined): boolean {
+  return offer?.enabled === true && offer.min_size !== null && size !== null && size >= offer.min_size;
+}
+
+/** Equal parts of the location's part size, as R2 requires; larger only when 10,000 would not hold the file. */
+export function directChunkSize(offer: DirectOffer): (file: { size: number | null }) => number {
+  return (file) => Math.max(offer.part_size ?? 0, Math.ceil((file.size ?? 0) / 10_000));
 }
 
 interface UppyFile {

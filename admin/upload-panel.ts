@@ -3,21 +3,21 @@
  * over the whole window while files are dragged over it, and a panel with each file's progress,
  * pause and resume, and the API's message when one fails. Files go to the open folder.
  */
-import type Uppy from '@uppy/core';
-import { $, el } from './api';
+import { $, el, session } from './api';
 import { folderName, folders } from './folders';
-import { createUploader, type UploadMeta } from './upload';
+import { createUploaders, type Uploader, type Uploaders } from './upload';
 
-let uppy: Uppy<UploadMeta, Record<string, never>> | undefined;
+let uploaders: Uploaders | undefined;
+/** Each file's row: its bar, its state and its pause/resume/retry button. */
 const rows = new Map<string, { row: HTMLLIElement; bar: HTMLProgressElement; state: HTMLElement; toggle: HTMLButtonElement }>();
 let finished: () => void;
 
 function add(files: Iterable<File>): void {
-  if (!uppy) return;
+  if (!uploaders) return;
   const folder = folders.open;
   for (const data of files) {
     try {
-      uppy.addFile({ name: data.name, type: data.type, data, meta: { name: data.name, type: data.type, ...(folder ? { folder } : {}) } });
+      uploaders.pick(data.size).addFile({ name: data.name, type: data.type, data, meta: { name: data.name, type: data.type, ...(folder ? { folder } : {}) } });
     } catch (error) {
       // Uppy refuses a file it is already uploading.
       $('uploads-status').textContent = `${data.name}: ${(error as Error).message}`;
@@ -26,12 +26,12 @@ function add(files: Iterable<File>): void {
   }
 }
 
-function show(id: string, name: string, where: string): void {
+function show(uppy: Uploader, id: string, name: string, where: string): void {
   const bar = el('progress', { max: 100, value: 0, attrs: { 'aria-label': `Progress of ${name}` } });
   const state = el('span', { className: 'state', textContent: 'Waiting' });
   const toggle = el('button', { type: 'button', className: 'quiet small', textContent: 'Pause', attrs: { 'aria-label': `Pause ${name}` } });
   toggle.addEventListener('click', () => {
-    const paused = uppy?.pauseResume(id);
+    const paused = uppy.pauseResume(id);
     toggle.textContent = paused ? 'Resume' : 'Pause';
     toggle.setAttribute('aria-label', `${paused ? 'Resume' : 'Pause'} ${name}`);
     state.textContent = paused ? 'Paused' : 'Resuming';
@@ -42,14 +42,14 @@ function show(id: string, name: string, where: string): void {
   $('uploads').hidden = false;
 }
 
-function wire(u: Uppy<UploadMeta, Record<string, never>>): void {
-  u.on('file-added', (file) => show(file.id, file.name ?? 'file', folderName(file.meta.folder ?? null)));
+function wire(u: Uploader): void {
+  u.on('file-added', (file) => show(u, file.id, file.name ?? 'file', folderName(file.meta.folder ?? null)));
   u.on('upload-progress', (file, progress) => {
     const r = file && rows.get(file.id);
     if (!r || !progress.bytesTotal) return;
     const pct = Math.floor((progress.bytesUploaded / progress.bytesTotal) * 100);
     r.bar.value = pct;
-    if (!uppy?.getFile(file.id)?.isPaused) r.state.textContent = `${pct}%`;
+    if (!u.getFile(file.id)?.isPaused) r.state.textContent = `${pct}%`;
   });
   u.on('upload-success', (file) => {
     const r = file && rows.get(file.id);
@@ -68,7 +68,7 @@ function wire(u: Uppy<UploadMeta, Record<string, never>>): void {
     r.toggle.setAttribute('aria-label', `Retry ${file.name ?? 'file'}`);
     r.toggle.onclick = () => {
       r.row.classList.remove('failed');
-      void uppy?.retryUpload(file.id);
+      void u.retryUpload(file.id);
     };
   });
   u.on('complete', (result) => {
@@ -88,16 +88,23 @@ function clearFinished(): void {
   $('uploads').hidden = rows.size === 0;
 }
 
-export function startUploads(): void {
-  if (uppy) return;
-  uppy = createUploader();
-  wire(uppy);
+/** Makes the uploaders (asking the server whether large files go direct), then shows the Upload button. */
+export async function startUploads(): Promise<void> {
+  if (uploaders) return;
+  const made = await createUploaders();
+  // Signed out meanwhile, or started twice: keep one set.
+  if (uploaders || !session.may('upload')) {
+    for (const u of made.all) u.destroy();
+    return;
+  }
+  uploaders = made;
+  for (const u of made.all) wire(u);
   $('upload-button').hidden = false;
 }
 
 export function stopUploads(): void {
-  uppy?.destroy();
-  uppy = undefined;
+  for (const u of uploaders?.all ?? []) u.destroy();
+  uploaders = undefined;
   rows.clear();
   $('upload-list').replaceChildren();
   $('uploads').hidden = true;
@@ -108,7 +115,7 @@ export function stopUploads(): void {
 function dropTarget(): void {
   const overlay = $('drop-overlay');
   let depth = 0;
-  const carriesFiles = (e: DragEvent) => Boolean(uppy) && (e.dataTransfer?.types ?? []).includes('Files');
+  const carriesFiles = (e: DragEvent) => Boolean(uploaders) && (e.dataTransfer?.types ?? []).includes('Files');
   window.addEventListener('dragenter', (e) => {
     if (!carriesFiles(e)) return;
     depth++;

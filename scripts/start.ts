@@ -55,6 +55,8 @@ if (!existsSync(devVars)) {
     `STORAGE_LOCAL_SECRET=${s3.target.secretAccessKey}`,
     `STORAGE_LOCAL_REGION=${s3.target.region}`,
     'STORAGE_LOCAL_FORCE_PATH_STYLE=true',
+    // The embedded server has the CORS rule below, so the file library sends large files straight to it.
+    'ADMIN_DIRECT_UPLOAD_MIN_SIZE=100mb',
   ];
   writeFileSync(devVars, `${lines.join('\n')}\n`, { mode: 0o600 });
   console.log('Wrote .dev.vars (local storage location, a new ADMIN_TOKEN and ASSETS_SIGNING_KEY).');
