@@ -7,8 +7,7 @@ import { type AggregateRow, aggregatePage } from './aggregate-sql';
 import { type CollectionTable, folderChain, type ListPage, type Listed, listPage, type RowSize } from './query-sql';
 import { FILE_FIELDS, type FileField } from '../files/record';
 import { foundIn, LOOKUP_BATCH } from './batches';
-import { derivatives, type FileRow, files, type FolderRow, folders, liveUploads, type NewFileRow, settings } from './schema';
-import type { FileNaming } from './settings-repository';
+import { derivatives, type FileRow, files, type FolderRow, folders, liveUploads, type NewFileRow } from './schema';
 
 function column(field: FileField): SQLiteColumn {
   return files[FILE_FIELDS[field]];
@@ -162,11 +161,6 @@ export class FilesRepository {
   /** The oldest files still waiting for a placeholder (the partial index holds only those). */
   pendingPlaceholders(limit: number): Promise<FileRow[]> {
     return this.db.select().from(files).where(isNull(files.thumbhash)).orderBy(asc(files.createdOn)).limit(limit);
-  }
-
-  /** The File Naming setting (Directus 8), read where new bytes are keyed. */
-  async fileNaming(): Promise<FileNaming> {
-    return (await this.db.select({ v: settings.fileNaming }).from(settings).where(eq(settings.id, 1)).get())?.v ?? 'uuid';
   }
 
   /**

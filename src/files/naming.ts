@@ -1,4 +1,5 @@
 import type { FilesRepository } from '../db/files-repository';
+import type { FilesDeps } from './service';
 import { AppError } from '../errors/app-error';
 import { hex } from '../lib/bytes';
 import type { S3Client } from '../storage/s3-client';
@@ -103,9 +104,10 @@ const NO_CLAIM = async () => {};
  * points to it, or another upload is writing it); the claim is one D1 statement, so two uploads of
  * `a.jpg` at once never share a key, whichever isolate they run in.
  */
-export async function chooseKey(repo: FilesRepository, client: S3Client, request: KeyRequest): Promise<ChosenKey> {
+export async function chooseKey(deps: Pick<FilesDeps, 'repo' | 'fileNaming'>, client: S3Client, request: KeyRequest): Promise<ChosenKey> {
+  const { repo } = deps;
   const uuid = () => ({ key: request.replaces ? replacementKey(request.id, request.ext) : originalKey(request.id, request.ext), release: NO_CLAIM });
-  if ((await repo.fileNaming()) === 'uuid') return uuid();
+  if ((await deps.fileNaming()) === 'uuid') return uuid();
   const stem = nameStem(request.filename);
   if (stem === '') return uuid();
   const claimed = await claimFirstFree(repo, client, (attempt) => candidate(stem, request.typeExt, attempt), request.owner);

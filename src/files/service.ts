@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { FilesRepository } from '../db/files-repository';
 import { leaseRenewal, type LiveUploadsRepository } from '../db/live-uploads-repository';
 import type { FileRow, NewFileRow } from '../db/schema';
+import type { FileNaming } from '../db/settings-repository';
 import { AppError } from '../errors/app-error';
 import { hex, randomToken } from '../lib/bytes';
 import { log } from '../lib/log';
@@ -22,6 +23,8 @@ export interface FilesDeps {
   live: LiveUploadsRepository;
   /** Where a record the repository (a read replica) does not have is looked for before a 404. */
   primary?: FilesRepository;
+  /** The File Naming setting in force, from the settings service's memo (src/settings/service.ts). */
+  fileNaming: () => Promise<FileNaming>;
 }
 
 /** Bytes to store: a stream of unknown length plus what the client said about it. */
@@ -79,7 +82,7 @@ async function ingest(deps: FilesDeps, client: S3Client, id: string, replaces: b
     await stream.cancel().catch(() => {});
     throw error;
   }
-  const chosen = await chooseKey(deps.repo, client, { id, ext, typeExt, filename: file.filename, replaces });
+  const chosen = await chooseKey(deps, client, { id, ext, typeExt, filename: file.filename, replaces });
   const { key } = chosen;
   const digest = new crypto.DigestStream('SHA-256');
   // The delete also covers a write whose last answer was lost: the object may exist all the same.

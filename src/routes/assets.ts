@@ -7,6 +7,7 @@ import type { AppEnv } from '../env';
 import type { FilesDeps } from '../files/service';
 import { principal } from '../middleware/auth';
 import { primary } from '../middleware/d1-session';
+import { fileNaming } from '../settings/service';
 
 export const assetsRoutes = new Hono<AppEnv>();
 
@@ -34,7 +35,13 @@ export function forgetAtEdge(c: Context<AppEnv>, fileId: string): Promise<void> 
 /** The files domain's dependencies for a request: its D1 session, and the primary to fall back on. */
 export function filesDeps(c: Context<AppEnv>): FilesDeps {
   const db = c.get('db');
-  return { config: c.get('config'), repo: new FilesRepository(db), live: new LiveUploadsRepository(c.env.DB), primary: new FilesRepository(primary(c.env.DB)) };
+  return {
+    config: c.get('config'),
+    repo: new FilesRepository(db),
+    live: new LiveUploadsRepository(c.env.DB),
+    primary: new FilesRepository(primary(c.env.DB)),
+    fileNaming: () => fileNaming(c.env.DB),
+  };
 }
 
 function serve(c: Context<AppEnv>): Promise<Response> {

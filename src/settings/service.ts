@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import type { AssetPreset } from '../db/schema';
-import { type AssetSettings, SettingsRepository } from '../db/settings-repository';
+import { type AssetSettings, type FileNaming, SettingsRepository } from '../db/settings-repository';
 import { checkTransforms } from '../images/operations';
 import { AppError } from '../errors/app-error';
 import { hex } from '../lib/bytes';
@@ -26,6 +26,11 @@ function remember(value: AssetSettings, db: D1Database): AssetSettings {
 export async function assetSettings(db: D1Database): Promise<AssetSettings> {
   if (cached && cached.db === db && Date.now() - cached.at < SETTINGS_TTL_MS) return cached.value;
   return remember(await new SettingsRepository(db).get(), db);
+}
+
+/** The File Naming setting in force (as memoised), read where new bytes are keyed. */
+export async function fileNaming(db: D1Database): Promise<FileNaming> {
+  return (await assetSettings(db)).file_naming;
 }
 
 /** A short hash of the whitelist in force (as memoised): part of every edge key of a transform. */

@@ -7,6 +7,7 @@ import { assertTypeAllowed, detectType, HEAD_BYTES } from '../files/inspect';
 import { chooseKey } from '../files/naming';
 import type { FilesDeps } from '../files/service';
 import { log } from '../lib/log';
+import { fileNaming } from '../settings/service';
 import { storageFor } from '../storage';
 import type { S3Client } from '../storage/s3-client';
 import { type Claimant, type PartialUpload, releasePartials } from './assembler';
@@ -43,7 +44,7 @@ export class Holdings {
   }
 
   deps(): FilesDeps {
-    return { config: getConfig(this.env), repo: new FilesRepository(this.env.DB), live: new LiveUploadsRepository(this.env.DB) };
+    return { config: getConfig(this.env), repo: new FilesRepository(this.env.DB), live: new LiveUploadsRepository(this.env.DB), fileNaming: () => fileNaming(this.env.DB) };
   }
 
   claimant(state: State): Claimant {
@@ -98,7 +99,7 @@ export class Holdings {
     state.type = type;
     // The upload's own lease row holds a name-derived key (File Naming `original`) while it lives.
     const owner = { id: this.id, until: Date.now() + 2 * state.expirationMs };
-    state.key = (await chooseKey(this.deps().repo, this.client(state), { id: state.fileId, ext, typeExt, filename: state.filename, replaces: state.replaces, owner })).key;
+    state.key = (await chooseKey(this.deps(), this.client(state), { id: state.fileId, ext, typeExt, filename: state.filename, replaces: state.replaces, owner })).key;
     this.store.save(state);
   }
 

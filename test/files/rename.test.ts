@@ -106,7 +106,7 @@ describe('PATCH /files/:id filename_disk', () => {
 describe('a rename cut or raced', () => {
   const root = `rename-tests-${r()}`;
   const config = parseConfig({ STORAGE_LOCATIONS: 'named', ...locationVars('named', { ROOT: root }) });
-  const deps: FilesDeps = { config, repo: new FilesRepository(env.DB), live: new LiveUploadsRepository(env.DB) };
+  const deps: FilesDeps = { config, repo: new FilesRepository(env.DB), live: new LiveUploadsRepository(env.DB), fileNaming: async () => 'uuid' };
   const store = storageFor(config, 'named');
   const sweep = (now: number) =>
     sweepLocation({ files: new FilesRepository(env.DB), live: new LiveUploadsRepository(env.DB), positions: new SweepRepository(env.DB) }, store, { now, graceMs: 0, maxPages: 100 });
