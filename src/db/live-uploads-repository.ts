@@ -24,7 +24,8 @@ export class LiveUploadsRepository {
     await this.db
       .insert(liveUploads)
       .values(row)
-      .onConflictDoUpdate({ target: liveUploads.id, set: { key: row.key, s3UploadId: row.s3UploadId, liveUntil: row.liveUntil } });
+      // A direct upload's row may exist already: the claim of its name's key (File Naming `original`).
+      .onConflictDoUpdate({ target: liveUploads.id, set: { key: row.key, s3UploadId: row.s3UploadId, liveUntil: row.liveUntil, ...(row.direct === undefined ? {} : { direct: row.direct }) } });
   }
 
   async forget(id: string): Promise<void> {

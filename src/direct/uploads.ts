@@ -3,8 +3,6 @@ import type { FileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
 import type { FileFieldsPatch } from '../files/fields';
 import { assertTypeAllowed, detectType, HEAD_BYTES } from '../files/inspect';
-import { extensionOf } from '../files/record';
-import { originalKey } from '../files/naming';
 import { assertFolder, type FilesDeps, learnStored, recordNewFile } from '../files/service';
 import { hex } from '../lib/bytes';
 import { log } from '../lib/log';
@@ -12,6 +10,7 @@ import { storageFor } from '../storage';
 import { type PresignedUrl, presignable, presignUploadPart } from '../storage/presign';
 import type { S3Client, UploadedPart } from '../storage/s3-client';
 import { type Caller, type DirectIssue, requireIssued } from './issue';
+import { directKey, settleKey } from './keys';
 
 /** S3's part numbers. */
 const MAX_PARTS = 10_000;
@@ -33,8 +32,8 @@ export interface DirectStart {
 
 /**
  * Issues a direct-to-bucket upload (Uppy's AwsS3 protocol, Companion's routes): a new file id, its
- * key `<id>.<ext>` chosen here (the extension as POST /files takes it from a name, `[A-Za-z0-9]{1,10}`
- * or none: a client's name never becomes a key), and an S3 multipart upload there. The fields are
+ * key chosen here (keys.ts: `<id>.<ext>`, or under File Naming `original` the name made safe — a
+ * client's name never becomes a key as sent), and an S3 multipart upload there. The fields are
  * checked now, as POST /files checks them (a folder that does not exist is refused before anything
  * is created), and kept with the upload for its record. It lives for TUS_UPLOAD_EXPIRATION from its
  * last activity; then the sweep aborts it.
@@ -44,13 +43,18 @@ export async function startDirectUpload(deps: FilesDeps, caller: Caller, start: 
   const client = storageFor(deps.config, start.storage);
   presignable(client);
   const id = crypto.randomUUID();
-  const key = originalKey(id, extensionOf(start.filename));
-  const uploadId = await client.createMultipartUpload(key);
+  const key = await directKey(deps, client, id, start.filename, now + deps.config.tus.expirationMs);
+  // A name's key is claimed by this upload's live row from here: a failure below lets go of it.
+  const uploadId = await client.createMultipartUpload(key).catch(async (error: unknown) => {
+    await deps.live.forget(id).catch(() => {});
+    throw error;
+  });
   const issue: DirectIssue = { owner: caller.tokenHash, uploadedBy: caller.principal.name, filename: start.filename, declaredType: start.declaredType, fields: start.fields };
   try {
     await deps.live.track({ id, storage: client.location.name, key, s3UploadId: uploadId, liveUntil: now + deps.config.tus.expirationMs, direct: JSON.stringify(issue) });
   } catch (error) {
     await client.abortMultipartUpload(key, uploadId).catch(() => {});
+    await deps.live.forget(id).catch(() => {});
     throw error;
   }
   return { key, uploadId };
@@ -120,15 +124,18 @@ export async function completeDirectUpload(deps: FilesDeps, caller: Caller, uplo
     await refused(new AppError('CONTENT_TOO_LARGE', `The file is ${info.size} bytes; the largest accepted is ${files.maxUploadSize} (FILES_MAX_UPLOAD_SIZE). It was not kept.`));
   }
   const head = info.size === 0 ? new Uint8Array(0) : ((await client.readBytes(key, { start: 0, end: Math.min(info.size, HEAD_BYTES) })) ?? new Uint8Array(0));
-  const { type } = await detectType(head, issue.declaredType, issue.filename);
+  const detected = await detectType(head, issue.declaredType, issue.filename);
+  const { type } = detected;
   try {
     assertTypeAllowed(type, files.mimeTypeAllowList);
   } catch (error) {
     await refused(error as AppError);
   }
-  const ingested = await learnStored(deps, client, { key, type, size: info.size, checksum: null, head });
+  const settled = await settleKey(deps, client, upload.id, key, info.size, detected, issue.filename);
+  const ingested = await learnStored(deps, client, { key: settled.key, type, size: info.size, checksum: null, head });
   const filenameDownload = issue.fields.filenameDownload ?? issue.filename;
   const row = await recordNewFile(deps, client, upload.id, ingested, { ...issue.fields, filenameDownload }, issue.uploadedBy);
+  await settled.cleanUp();
   return { row, checksum: info.size <= BACKGROUND_CHECKSUM_MAX ? () => recordChecksum(deps, client, row) : undefined };
 }
 
