@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures the Worker against a baseline in the same run (the machine is noisy, so
  * only ratios mean something). Starts its own s3rver and `wrangler dev` on free loopback ports with
- * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bigimg` picks cases.
+ * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes,bigimg` picks cases.
  *
  * originals: a 256 MiB object streamed from /assets/:id vs a direct GET of the same object from the
  *   same S3 server — throughput ratio (target ≥ 0.8) — and workerd's peak RSS while serving 16 MiB
@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tus from 'tus-js-client';
 import type { BudgetCase } from './bench-budget-case.ts';
+import { benchBytes } from './bench-bytes.ts';
 import { direct } from './bench-direct.ts';
 import tusBench from './bench-tus.ts';
 import { bundleForNode } from './bundle-engine.ts';
@@ -44,7 +45,7 @@ import { hwmOf, type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './l
 
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes').split(',');
 const auth = { authorization: `Bearer ${STACK_TOKEN}` };
 
 /**
@@ -522,6 +523,8 @@ if (CASES.includes('hotpath')) report.hotpath = await hotpath();
 if (CASES.includes('tus')) report.tus = await tusBench(withPeakRss);
 // An upload with one webhook subscribed against none (scripts/bench-webhooks.ts).
 if (CASES.includes('webhooks')) report.webhooks = await benchWebhooks();
+// Thumbnail bytes at equal SSIM against sharp, JPEG, WebP and AVIF (scripts/bench-bytes.ts).
+if (CASES.includes('bytes')) report.bytes = await benchBytes();
 // 12 MP WebP and AVIF sources, the engine alone against sharp (scripts/bench-bigimg.ts).
 if (CASES.includes('bigimg')) report.bigimg = await benchBigimg();
 console.log(JSON.stringify(report, null, 2));
