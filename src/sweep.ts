@@ -4,6 +4,8 @@ import { LiveUploadsRepository } from './db/live-uploads-repository';
 import { SweepRepository } from './db/sweep-repository';
 import type { Bindings } from './env';
 import { sweepDirectUploads } from './direct/uploads';
+import { ChecksumProgressRepository } from './db/checksum-progress-repository';
+import { continueChecksums } from './files/checksum-sweep';
 import { backfillPlaceholders } from './files/placeholder';
 import { type SweepReport, sweepLocation } from './files/sweep';
 import { log } from './lib/log';
@@ -14,8 +16,8 @@ const PAGES_PER_RUN = 20;
 
 /**
  * One sweep run over every storage location: each reports what it removed in one structured log
- * line; a location that fails is logged and the others still run. Then a few images still without a
- * placeholder get one (placeholder.ts). What has expired is judged by this
+ * line; a location that fails is logged and the others still run. Then missing checksums advance
+ * (checksum-sweep.ts) and a few images still without a placeholder get one (placeholder.ts). What has expired is judged by this
  * server's clock, never by the time a trigger claims: under `wrangler dev` any web page can send
  * `GET /cdn-cgi/handler/scheduled?time=<years ahead>` to 127.0.0.1, and that time would make every
  * live upload look expired.
@@ -35,6 +37,11 @@ export async function sweepStorage(env: Bindings): Promise<SweepReport[]> {
     } catch (error) {
       log('error', 'sweep failed', { storage: name, error: (error as Error).message });
     }
+  }
+  try {
+    log('info', 'checksums', await continueChecksums(config, new ChecksumProgressRepository(env.DB), config.sweep.checksumBytes));
+  } catch (error) {
+    log('error', 'checksums failed', { error: (error as Error).message });
   }
   try {
     log('info', 'placeholders', await backfillPlaceholders(config, deps.files));

@@ -29,6 +29,8 @@ export interface GlobalSettings {
     defaultAccess: 'public' | 'private';
     /** How long a presigned part URL of a direct-to-bucket upload works (FILES_DIRECT_URL_EXPIRES), seconds. */
     directUrlExpiresS: number;
+    /** A direct upload up to this size gets its checksum right after completion (FILES_DIRECT_CHECKSUM_MAX); larger ones in the sweep. */
+    directChecksumMax: number;
   };
   tus: {
     /** Tus-Max-Size: the largest upload accepted. */
@@ -68,6 +70,8 @@ export interface GlobalSettings {
   sweep: {
     /** Objects and multipart uploads younger than this are never swept (STORAGE_SWEEP_GRACE). */
     graceMs: number;
+    /** Bytes of stored files one sweep run hashes for checksums still missing (STORAGE_SWEEP_CHECKSUM_BYTES). */
+    checksumBytes: number;
   };
   /** Where embeds (YouTube and Vimeo URLs given to /files/import) learn their title, thumbnail and duration. */
   embeds: {
@@ -192,6 +196,9 @@ const schema = z.object({
     "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox",
   ),
   STORAGE_SWEEP_GRACE: z._default(duration, 3600),
+  STORAGE_SWEEP_CHECKSUM_BYTES: z._default(z.pipe(byteSize, z.number().check(z.minimum(64, { error: 'must be at least 64 bytes' }))), 1024 ** 3),
+  // waitUntil may outlive the answer by 30 s: at ~17 s a GiB read from the store, 1 GiB fits.
+  FILES_DIRECT_CHECKSUM_MAX: z._default(byteSize, 1024 ** 3),
   ASSETS_EDGE_CACHE_MAX_SIZE: z._default(byteSize, 32 * 1024 * 1024),
   ASSETS_EDGE_REVALIDATE: z._default(duration, 60),
   CLOUDFLARE_ZONE_ID: z.optional(z.string().check(z.regex(/^[0-9a-f]{32}$/, { error: 'expected the 32-hex-digit zone id from the dashboard' }))),
@@ -242,6 +249,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         metadataAllowList: v.FILE_METADATA_ALLOW_LIST.includes('*') ? '*' : v.FILE_METADATA_ALLOW_LIST,
         defaultAccess: v.FILES_DEFAULT_ACCESS ?? (v.ASSETS_PUBLIC ? 'public' : 'private'),
         directUrlExpiresS: v.FILES_DIRECT_URL_EXPIRES,
+        directChecksumMax: v.FILES_DIRECT_CHECKSUM_MAX,
       },
       tus: {
         maxSize: Math.min(v.TUS_MAX_SIZE ?? Number.MAX_SAFE_INTEGER, v.FILES_MAX_UPLOAD_SIZE ?? Number.MAX_SAFE_INTEGER, TUS_SIZE_CEILING),
@@ -257,7 +265,7 @@ export function parseGlobals(vars: Record<string, string>): { settings: GlobalSe
         public: v.ASSETS_PUBLIC,
         signingKeys: v.ASSETS_SIGNING_KEY,
         signedTransforms: v.ASSETS_SIGNED_TRANSFORMS, cacheTtlSeconds: v.ASSETS_CACHE_TTL, contentSecurityPolicy: v.ASSETS_CONTENT_SECURITY_POLICY },
-      sweep: { graceMs: v.STORAGE_SWEEP_GRACE * 1000 },
+      sweep: { graceMs: v.STORAGE_SWEEP_GRACE * 1000, checksumBytes: v.STORAGE_SWEEP_CHECKSUM_BYTES },
       edge: {
         originalMaxSize: v.ASSETS_EDGE_CACHE_MAX_SIZE,
         revalidateMs: v.ASSETS_EDGE_REVALIDATE * 1000,

@@ -157,6 +157,18 @@ export const liveUploads = sqliteTable(
 export type LiveUploadRow = typeof liveUploads.$inferSelect;
 export type NewLiveUploadRow = typeof liveUploads.$inferInsert;
 
+/**
+ * A checksum computed over several sweep runs (src/files/checksum-sweep.ts): the resumable SHA-256
+ * state (ResumableSha256.save, which carries the bytes it covers) of the object at `key`.
+ */
+export const checksumProgress = sqliteTable('checksum_progress', {
+  fileId: text('file_id')
+    .primaryKey()
+    .references(() => files.id, { onDelete: 'cascade' }),
+  key: text('key').notNull(),
+  state: text('state').notNull(),
+});
+
 /** Where the sweep of each storage location stopped, so a large bucket is swept over several runs. */
 export const sweepState = sqliteTable('sweep_state', {
   storage: text('storage').primaryKey(),

@@ -15,13 +15,6 @@ import { directKey, settleKey } from './keys';
 /** S3's part numbers. */
 const MAX_PARTS = 10_000;
 
-/**
- * The largest file whose checksum is computed after its completion. It runs in waitUntil, which
- * may last 30 s past the answer; at the ~17 s per GiB measured (`npm run bench`, direct case), a
- * larger file's read would be cut, so it is not started: such a record keeps `checksum` null.
- */
-const BACKGROUND_CHECKSUM_MAX = 1024 ** 3;
-
 /** What a client asks for when it starts: `POST /files/s3/multipart`. */
 export interface DirectStart {
   filename: string;
@@ -136,7 +129,8 @@ export async function completeDirectUpload(deps: FilesDeps, caller: Caller, uplo
   const filenameDownload = issue.fields.filenameDownload ?? issue.filename;
   const row = await recordNewFile(deps, client, upload.id, ingested, { ...issue.fields, filenameDownload }, issue.uploadedBy);
   await settled.cleanUp();
-  return { row, checksum: info.size <= BACKGROUND_CHECKSUM_MAX ? () => recordChecksum(deps, client, row) : undefined };
+  // waitUntil may last 30 s past the answer: a larger file's checksum is the sweep's (checksum-sweep.ts).
+  return { row, checksum: info.size <= files.directChecksumMax ? () => recordChecksum(deps, client, row) : undefined };
 }
 
 /**
