@@ -13,8 +13,8 @@ import { cacheControl, type ServeOptions, validatorsOf } from './serve';
 import { log } from '../lib/log';
 import { type Refusal, refusalError, refusalOf, storedRefusal, storeRefusal } from './refusals';
 
-/** Types the pipeline decodes; others are served as they are, as Directus does. */
-export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
+/** Types the pipeline decodes (SVG rendered to raster); others are served as they are, as Directus does. */
+export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/svg+xml']);
 
 /** A source larger than this is not fetched into memory to be decoded (PNG is streamed instead). */
 const MAX_SOURCE_BYTES = 48 * 1024 * 1024;

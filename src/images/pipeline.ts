@@ -6,6 +6,7 @@ import { decodePng, PngLimitError, pngRowStateBytes } from './png';
 import { decodedExtent } from './frames';
 import { plan } from './geometry';
 import { exifOrientation } from './orientation';
+import { renderSvg } from './svg';
 import { encodeImage } from './encode';
 import { DEFAULT_MAX_PASSES } from '../config/globals';
 import { applyPixelOperations, type Operation, operationCost, orientationWith } from './operations';
@@ -162,7 +163,13 @@ async function render(source: Uint8Array | StreamedSource, header: Dimensions, o
     return made;
   };
   try {
-    let current = next(header.format === 'png' ? await reducedPng(source, header, storedTarget, kept, maxPixels) : await decodedKept(source, header, storedTarget, kept, maxPixels));
+    let current = next(
+      header.format === 'png'
+        ? await reducedPng(source, header, storedTarget, kept, maxPixels)
+        : header.format === 'svg'
+          ? await renderSvg(source, header, storedTarget, kept, maxPixels)
+          : await decodedKept(source, header, storedTarget, kept, maxPixels),
+    );
     if (current.get_width() !== kept.width || current.get_height() !== kept.height) {
       const factor = current.get_width() / kept.width;
       if (factor > 2) current = next(resize(current, kept.width * 2, kept.height * 2, SamplingFilter.Triangle));
