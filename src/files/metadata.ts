@@ -1,6 +1,7 @@
 import { DOMParser } from '@xmldom/xmldom';
 import ExifReader from 'exifreader';
 import { readDimensions } from '../images/dimensions';
+import { svgDimensions } from '../images/svg-size';
 import { isForbiddenKey } from '../lib/safe-keys';
 import { type RangeReader, scrapeMedia } from './media';
 import { log } from '../lib/log';
@@ -45,7 +46,12 @@ export async function scrapeMetadata(
   allowList: string[] | '*',
 ): Promise<ScrapedMetadata> {
   if (isMedia(type)) return scrapeMedia(head, size, type, read);
-  if (!type.startsWith('image/') || type === 'image/svg+xml') return {};
+  if (type === 'image/svg+xml') {
+    // The size its root element declares (the one it is rendered at); the markup is not parsed here.
+    const size = svgDimensions(head);
+    return size && 'width' in size ? { width: size.width, height: size.height } : {};
+  }
+  if (!type.startsWith('image/')) return {};
   let bytes = head;
   const limit = Math.min(size, METADATA_CAP);
   /** Extends `bytes` to cover [0, end) plus some slack (the next segment header), within the cap. */

@@ -10,15 +10,20 @@ export function svgDimensions(head: Uint8Array): HeaderRead {
   // Markup starts with `<` (after a byte-order mark and white space); anything else is not looked at.
   const first = head.subarray(0, 256).findIndex((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0xef && b !== 0xbb && b !== 0xbf);
   if (first === -1 || head[first] !== 0x3c) return undefined;
-  const text = new TextDecoder().decode(head.subarray(0, 64 * 1024)).replace(/^\uFEFF/, '');
-  // An XML declaration, processing instructions, comments and a doctype may precede the root element.
-  const rest = text.replace(/^\s*((<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE[^>[]*(\[[\s\S]*?\])?\s*>)\s*)*/i, '');
-  const tag = /^<svg(\s[^>]*)?>/i.exec(rest);
+  const tag = /^<svg(\s[^>]*)?>/i.exec(afterPrologue(new TextDecoder().decode(head.subarray(0, 64 * 1024))));
   if (!tag) return undefined;
   const attrs = new Map<string, string>();
   for (const m of (tag[1] ?? '').matchAll(/([\w:-]+)\s*=\s*("([^"]*)"|'([^']*)')/g)) attrs.set(m[1] as string, m[3] ?? m[4] ?? '');
   const size = declaredSize((name) => attrs.get(name) ?? null);
   return size ? { format: 'svg', ...size } : undefined;
+}
+
+/**
+ * The markup from the root element on: an XML declaration, processing instructions (a stylesheet),
+ * comments and a doctype (with an internal subset, refused later by ./svg-guard.ts) may precede it.
+ */
+export function afterPrologue(text: string): string {
+  return text.replace(/^\uFEFF/, '').replace(/^\s*((<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE[^>[]*(\[[\s\S]*?\])?\s*>)\s*)*/i, '');
 }
 
 /** CSS pixels per unit (96 dpi); `em` and `ex` at resvg's default font size. */
