@@ -15,18 +15,19 @@ import {
   withSampling,
   withSecondFrame,
 } from '../test/security/hostile-images.ts';
+import { billionLaughs, declaredSize, deepNesting, externalEntity, hugePath, useBomb, useCycle } from '../test/security/hostile-svgs.ts';
 import { MUTATION_KINDS, mutate } from './mutations.ts';
 import type { Outcome } from './outcome.ts';
 
 /**
- * Seeded mutations of valid JPEG, PNG, GIF and WebP files, and hand-made hostile shapes, through the
+ * Seeded mutations of valid JPEG, PNG, GIF, WebP and SVG files, and hand-made hostile shapes, through the
  * transform pipeline. Every case must end in an image or a 4xx within its work bound — at most
  * CASE_WORK_MS in the worker thread and CASE_RSS_MIB of the process's peak RSS growth (sampled while
  * it runs) — and an ordinary image must still render after it. The cases run in a worker thread that
  * is stopped when one takes longer than CASE_DEADLINE_MS, so a hang fails this test instead of
  * stalling CI. FUZZ_CASES_PER_FILE changes the number of cases (300 a file by default).
  */
-const BASES = ['gray.jpg', 'sampling-444.jpg', 'sampling-422.jpg', 'restart-420.jpg', 'progressive.jpg', 'photo-meta.jpg', 'portrait-o6.jpg', 'alpha.png', 'anim.gif', 'image.webp'];
+const BASES = ['gray.jpg', 'sampling-444.jpg', 'sampling-422.jpg', 'restart-420.jpg', 'progressive.jpg', 'photo-meta.jpg', 'portrait-o6.jpg', 'alpha.png', 'anim.gif', 'image.webp', 'logo.svg'];
 const PER_BASE = Number(process.env.FUZZ_CASES_PER_FILE ?? 300);
 const CASE_DEADLINE_MS = 10_000;
 /** A case's work bound: generous for a shared CI machine, far below what an unbounded decode takes (seconds, gigabytes). */
@@ -148,6 +149,12 @@ describe('decoder fuzz', () => {
       ['second frame', withSecondFrame(await file('sampling-444.jpg'), 32768, 32768)],
       ['GIF frame outside its screen', gifWithFrame([10, 10], [8000, 8000])],
       ['WebP bitstream outside its canvas', webpWithBitstream([10, 10], [8000, 8000])],
+      ['SVG billion laughs', billionLaughs()],
+      ['SVG external entity', externalEntity('http://127.0.0.1:9/xxe')],
+      ['SVG declaring 100000×100000', declaredSize(100_000, 100_000)],
+      ['SVG use bomb', useBomb(12, 10)],
+      ['SVG reference cycle', useCycle()],
+      ['SVG 10,000 nested groups', deepNesting(10_000)],
     ];
     for (const [what, bytes] of cases) {
       const answer = await runner.run(bytes, 0);
@@ -174,6 +181,9 @@ describe('decoder fuzz', () => {
       ['GIF frame flood: 100,000 frames', gifWithFrames([10, 10], 100_000)],
       ['WebP 16384×1', webpWithBitstream([16384, 1], [16384, 1])],
       ['WebP 1×16384 bitstream in a 1×1 canvas', webpWithBitstream([1, 1], [1, 16384])],
+      ['SVG path of 150,000 segments', hugePath(150_000)],
+      ['SVG 100 nested layers', deepNesting(100)],
+      ['SVG declaring 65535×1', declaredSize(65535, 1)],
     ];
     const failures: string[] = [];
     for (const [what, bytes] of cases) {

@@ -97,7 +97,8 @@ describe('SVG to raster against librsvg (sharp)', () => {
     const webp = await rgba((await ours(logo, 'width=240&format=webp&quality=90')).body);
     expect(webp.data[3]).toBe(0);
     const jpg = await rgba((await ours(logo, 'width=240&format=jpg&quality=90')).body);
-    for (const channel of jpg.data.subarray(0, 3)) expect(channel).toBeGreaterThan(245);
+    // White, within what 4:2:0 chroma at q90 bleeds from the sky 6 px away (transparent black would be 0).
+    for (const channel of jpg.data.subarray(0, 3)) expect(channel).toBeGreaterThan(235);
   });
 
   it('a half-transparent fill comes out straight (not premultiplied)', async () => {
@@ -153,7 +154,7 @@ describe('hostile SVGs are refused before rendering', () => {
     ['use bomb (10^12 rects)', () => useBomb(12, 10), 'width=50&format=png', /weighted elements/],
     ['reference cycle', useCycle, 'width=50&format=png', /refers to itself/],
     ['10,000 nested groups', () => deepNesting(10_000), 'width=50&format=png', /nests elements more than 128 deep/],
-    ['a path of 150,000 segments', () => hugePath(150_000), 'width=1000&format=png', /more than 200 passes|weighted elements|bytes/],
+    ['a path of 150,000 segments', () => hugePath(150_000), 'width=12&format=png', /more than 60000 path segments/],
   ];
   for (const [what, make, query, message] of hostile) {
     it(`${what}: 422 naming the limit`, async () => {
