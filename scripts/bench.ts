@@ -35,6 +35,7 @@ import sharp from 'sharp';
 import * as tus from 'tus-js-client';
 import type { BudgetCase } from './bench-budget-case.ts';
 import { benchBytes } from './bench-bytes.ts';
+import { benchSvg } from './bench-svg.ts';
 import { direct } from './bench-direct.ts';
 import tusBench from './bench-tus.ts';
 import { bundleForNode } from './bundle-engine.ts';
@@ -44,7 +45,7 @@ import { hwmOf, type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './l
 
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes,svg').split(',');
 const auth = { authorization: `Bearer ${STACK_TOKEN}` };
 
 /**
@@ -524,4 +525,6 @@ if (CASES.includes('tus')) report.tus = await tusBench(withPeakRss);
 if (CASES.includes('webhooks')) report.webhooks = await benchWebhooks();
 // Thumbnail bytes at equal SSIM against sharp, JPEG, WebP and AVIF (scripts/bench-bytes.ts).
 if (CASES.includes('bytes')) report.bytes = await benchBytes();
+// An SVG thumbnail's miss against sharp (librsvg), and hostile SVGs' refusal times (scripts/bench-svg.ts).
+if (CASES.includes('svg')) report.svg = await benchSvg(ROUNDS);
 console.log(JSON.stringify(report, null, 2));
