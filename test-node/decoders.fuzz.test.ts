@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { bundleForNode } from '../scripts/bundle-engine.ts';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   gifWithFrame,
@@ -20,14 +21,16 @@ import { MUTATION_KINDS, mutate } from './mutations.ts';
 import type { Outcome } from './outcome.ts';
 
 /**
- * Seeded mutations of valid JPEG, PNG, GIF, WebP and SVG files, and hand-made hostile shapes, through the
+ * Seeded mutations of valid JPEG, PNG, GIF, WebP, AVIF and SVG files, and hand-made hostile shapes, through the
  * transform pipeline. Every case must end in an image or a 4xx within its work bound — at most
  * CASE_WORK_MS in the worker thread and CASE_RSS_MIB of the process's peak RSS growth (sampled while
  * it runs) — and an ordinary image must still render after it. The cases run in a worker thread that
  * is stopped when one takes longer than CASE_DEADLINE_MS, so a hang fails this test instead of
  * stalling CI. FUZZ_CASES_PER_FILE changes the number of cases (300 a file by default).
  */
-const BASES = ['gray.jpg', 'sampling-444.jpg', 'sampling-422.jpg', 'restart-420.jpg', 'progressive.jpg', 'photo-meta.jpg', 'portrait-o6.jpg', 'alpha.png', 'anim.gif', 'image.webp', 'logo.svg'];
+const BASES = ['gray.jpg', 'sampling-444.jpg', 'sampling-422.jpg', 'restart-420.jpg', 'progressive.jpg', 'photo-meta.jpg', 'portrait-o6.jpg', 'alpha.png', 'anim.gif', 'image.webp', 'lossless.webp', 'image.avif', 'logo.svg'];
+/** Bases made here with sharp (not committed): a lossless WebP and an AVIF of photo-meta.jpg, the heap-frame decoders' other paths. */
+const generated: Record<string, Uint8Array> = {};
 const PER_BASE = Number(process.env.FUZZ_CASES_PER_FILE ?? 300);
 const CASE_DEADLINE_MS = 10_000;
 /** A case's work bound: generous for a shared CI machine, far below what an unbounded decode takes (seconds, gigabytes). */
@@ -122,11 +125,28 @@ beforeAll(async () => {
   const outfile = join(tmpdir(), `edge-assets-decoder-fuzz-${process.pid}.mjs`);
   await bundleForNode(WORKER_SOURCE, import.meta.dirname, outfile);
   runner = new Runner(outfile, new Uint8Array(await readFile(join(fixtures, 'sampling-444.jpg'))));
+  const photo = sharp(join(fixtures, 'photo-meta.jpg')).resize(64);
+  generated['lossless.webp'] = new Uint8Array(await photo.clone().webp({ lossless: true }).toBuffer());
+  generated['image.avif'] = new Uint8Array(await photo.clone().avif({ quality: 50, effort: 0 }).toBuffer());
 });
 
 afterAll(async () => {
   await runner?.close();
 });
+
+/** An AVIF of one colour: a few hundred bytes whatever its size. */
+async function flatAvif(width: number, height: number): Promise<Uint8Array> {
+  return new Uint8Array(await sharp({ create: { width, height, channels: 3, background: '#3060a0' } }).avif({ quality: 30, effort: 0 }).toBuffer());
+}
+
+/** `avif` with its ispe (the size the pipeline checks) set to `width`×`height`, the AV1 frame unchanged. */
+function withIspe(avif: Uint8Array, width: number, height: number): Uint8Array {
+  const out = avif.slice();
+  const at = Buffer.from(out).indexOf('ispe');
+  new DataView(out.buffer).setUint32(at + 8, width);
+  new DataView(out.buffer).setUint32(at + 12, height);
+  return out;
+}
 
 function verdict(answer: Answer): string | undefined {
   const { outcome } = answer;
@@ -155,6 +175,7 @@ describe('decoder fuzz', () => {
       ['SVG use bomb', useBomb(12, 10)],
       ['SVG reference cycle', useCycle()],
       ['SVG 10,000 nested groups', deepNesting(10_000)],
+      ['AVIF ispe 40×30 over a 4000×3000 frame', withIspe(await flatAvif(4000, 3000), 40, 30)],
     ];
     for (const [what, bytes] of cases) {
       const answer = await runner.run(bytes, 0);
@@ -199,7 +220,7 @@ describe('decoder fuzz', () => {
     const failures: string[] = [];
     const tally = { image: 0, refused: 0 };
     for (const [b, name] of BASES.entries()) {
-      const original = new Uint8Array(await readFile(join(fixtures, name)));
+      const original = generated[name] ?? new Uint8Array(await readFile(join(fixtures, name)));
       for (let n = 0; n < PER_BASE; n++) {
         const kind = MUTATION_KINDS[n % MUTATION_KINDS.length] as (typeof MUTATION_KINDS)[number];
         const seed = b * 100_000 + n + 1;
