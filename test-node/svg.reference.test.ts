@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { meanDifference, rgba } from './compare.ts';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../src/errors/app-error.ts';
@@ -38,22 +39,6 @@ function transformOf(bytes: Uint8Array, query: string) {
 async function ours(bytes: Uint8Array, query: string) {
   const { header, t } = transformOf(bytes, query);
   return transformImage(bytes, header, t, MAX_PIXELS);
-}
-
-async function rgba(file: Buffer | Uint8Array) {
-  const { data, info } = await sharp(file).ensureAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data: new Uint8Array(data) };
-}
-
-function meanDifference(a: Uint8Array, b: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i += 4) {
-    const aa = a[i + 3] as number;
-    const ba = b[i + 3] as number;
-    for (let c = 0; c < 3; c++) sum += Math.abs(((a[i + c] as number) * aa) / 255 - ((b[i + c] as number) * ba) / 255);
-    sum += Math.abs(aa - ba);
-  }
-  return sum / a.length;
 }
 
 /** sharp's render at the target's scale: librsvg draws at `density` (72 = the declared size), then libvips fits it. */
