@@ -18,6 +18,8 @@ export interface FileJson {
   width: number | null;
   height: number | null;
   checksum: string | null;
+  /** A ThumbHash of the image (base64), shown while its thumbnail loads. */
+  thumbhash?: string | null;
   folder: string | null;
   uploaded_by: string | null;
   uploaded_on: string | null;

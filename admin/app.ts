@@ -1,10 +1,11 @@
 /**
  * The file library page (`/admin`): a client of the public API only (`/tokens/me`, `/files`,
- * `/folders`, `/files/tus`, `/assets`, `/settings`), so it is also an example of using it. The token
- * lives in this tab's session storage, never in a URL. This module signs in and out and switches
- * between the files and Settings; each view is a module of its own:
+ * `/folders`, `/files/tus`, `/assets`, `/settings`, `/webhooks`), so it is also an example of using
+ * it. The token lives in this tab's session storage, never in a URL. This module signs in and out
+ * and switches between the files and Settings; each view is a module of its own:
  * folders.ts (sidebar), files-view.ts + files-render.ts (grid, list, selection), details.ts +
- * preview.ts (one file), upload-panel.ts + upload.ts (uploads), settings.ts, ask.ts (small questions).
+ * preview.ts (one file), upload-panel.ts + upload.ts (uploads), settings.ts + webhooks.ts (Settings),
+ * ask.ts (small questions).
  */
 import './app.css';
 import { $, json, type Me, messageOf, revokeUrls, session } from './api';
@@ -14,6 +15,7 @@ import { initFiles, loadFiles, moveAndSay } from './files-view';
 import { folders, initFolders, loadFolders } from './folders';
 import { initSettings, loadSettings } from './settings';
 import { initUploads, startUploads, stopUploads } from './upload-panel';
+import { forgetSecret, initWebhooks, loadWebhooks } from './webhooks';
 
 const SCOPE_WORDS = { read: 'Read only', upload: 'Read and upload', admin: 'Full access' } as const;
 
@@ -39,6 +41,7 @@ function signOut(): void {
   session.forget();
   stopUploads();
   revokeUrls();
+  forgetSecret();
   folders.open = null;
   $('files').replaceChildren();
   $('library').hidden = true;
@@ -54,8 +57,10 @@ function route(): void {
   $('files-view').hidden = settings;
   $('nav-files').toggleAttribute('aria-current', !settings);
   $('nav-settings').toggleAttribute('aria-current', settings);
-  if (settings) void loadSettings();
-  else void loadFiles();
+  if (settings) {
+    void loadSettings();
+    void loadWebhooks();
+  } else void loadFiles();
 }
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -73,6 +78,7 @@ document.addEventListener('DOMContentLoaded', () => {
   initFiles((id) => void openDetails(id));
   initDetails();
   initSettings();
+  initWebhooks();
   initUploads(() => void loadFiles());
   window.addEventListener('hashchange', route);
   if (session.token) void signIn(session.token).catch(signOut);

@@ -4,6 +4,7 @@
  * refuses (a 422 for a picture beyond the engine's limits, say) shows the file's kind and the API's
  * message instead, and the file still opens.
  */
+import { thumbHashToDataURL } from 'thumbhash';
 import { assetUrl, badge, date, dimensions, el, type FileJson, isRaster, messageOf, size, titleOf } from './api';
 
 /** SVGs above this are not fetched whole just to draw a thumbnail. */
@@ -30,12 +31,26 @@ function thumb(file: FileJson, preset: string, className: string): HTMLElement {
   }
   const img = el('img', { alt: '', decoding: 'async' });
   img.addEventListener('load', () => box.classList.add('loaded'));
+  if (file.thumbhash) placeholder(box, file.thumbhash);
   box.append(img);
   assetUrl(svg ? `/assets/${file.id}` : `/assets/${file.id}?key=${preset}`, 'thumbnails', svg ? 'image/svg+xml' : undefined).then(
     (url) => (img.src = url),
     (error: unknown) => fallback(`No preview: ${messageOf(error)}`),
   );
   return box;
+}
+
+/**
+ * The image's blurred preview (its ThumbHash, ~25 bytes in the record) under the thumbnail until it
+ * has loaded: set through the CSSOM, which the page's CSP allows (inline style attributes it does not).
+ */
+function placeholder(box: HTMLElement, hash: string): void {
+  try {
+    box.style.backgroundImage = `url("${thumbHashToDataURL(Uint8Array.from(atob(hash), (c) => c.charCodeAt(0)))}")`;
+    box.classList.add('placeholder');
+  } catch {
+    // A damaged hash only loses the preview.
+  }
 }
 
 function label(file: FileJson): string {

@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tus from 'tus-js-client';
 import type { BudgetCase } from './bench-budget-case.ts';
+import { benchBytes } from './bench-bytes.ts';
 import { direct } from './bench-direct.ts';
 import tusBench from './bench-tus.ts';
 import { bundleForNode } from './bundle-engine.ts';
@@ -43,7 +44,7 @@ import { hwmOf, type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './l
 
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes').split(',');
 const auth = { authorization: `Bearer ${STACK_TOKEN}` };
 
 /**
@@ -521,4 +522,6 @@ if (CASES.includes('hotpath')) report.hotpath = await hotpath();
 if (CASES.includes('tus')) report.tus = await tusBench(withPeakRss);
 // An upload with one webhook subscribed against none (scripts/bench-webhooks.ts).
 if (CASES.includes('webhooks')) report.webhooks = await benchWebhooks();
+// Thumbnail bytes at equal SSIM against sharp, JPEG, WebP and AVIF (scripts/bench-bytes.ts).
+if (CASES.includes('bytes')) report.bytes = await benchBytes();
 console.log(JSON.stringify(report, null, 2));

@@ -40,7 +40,10 @@ export default async function setup({ provide }: TestProject) {
 
   const fixturesDir = join(import.meta.dirname, 'fixtures');
   const fixtures: Record<string, string> = {};
-  for (const name of await readdir(fixturesDir)) fixtures[name] = (await readFile(join(fixturesDir, name))).toString('base64');
+  // Files only: fixtures/photos holds the real photos of the Node reference suites.
+  for (const entry of await readdir(fixturesDir, { withFileTypes: true })) {
+    if (entry.isFile()) fixtures[entry.name] = (await readFile(join(fixturesDir, entry.name))).toString('base64');
+  }
   // Large or special images made here (sharp is Node-only), not committed: a 12 MP progressive
   // JPEG and a 24 MP PNG (smooth, so they stay small), a CMYK JPEG and an AVIF.
   const gradient = sharp({ create: { width: 4032, height: 3024, channels: 3, background: '#3060a0' } }).composite([

@@ -4,6 +4,7 @@ import { TokensRepository } from '../db/tokens-repository';
 import { AppError } from '../errors/app-error';
 import { checkedName } from '../files/fields';
 import { hex, randomToken } from '../lib/bytes';
+import { type TokenJson, tokenInput } from '../schemas/tokens';
 
 export type Scope = 'read' | 'upload' | 'admin';
 
@@ -48,20 +49,7 @@ export async function tokenPrincipal(db: D1Database, token: string): Promise<Pri
   return { name: row.name, scope: row.scope, expiresOn: row.expiresOn };
 }
 
-const createSchema = z.strictObject({
-  name: z.string().check(z.minLength(1), z.maxLength(100)),
-  scope: z.enum(['read', 'upload', 'admin']),
-  expires_on: z.optional(z.nullable(z.iso.datetime({ offset: true }))),
-});
-
-export interface TokenJson {
-  id: string;
-  name: string;
-  scope: Scope;
-  expires_on: string | null;
-  created_on: string;
-  revoked_on: string | null;
-}
+export type { TokenJson };
 
 export function tokenJson(row: TokenRow): TokenJson {
   return { id: row.id, name: row.name, scope: row.scope, expires_on: row.expiresOn, created_on: row.createdOn, revoked_on: row.revokedOn };
@@ -69,7 +57,7 @@ export function tokenJson(row: TokenRow): TokenJson {
 
 /** Creates a token; its value is returned this once and only its hash is stored. */
 export async function createToken(db: D1Database, body: unknown): Promise<TokenJson & { token: string }> {
-  const parsed = z.safeParse(createSchema, body);
+  const parsed = z.safeParse(tokenInput, body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new AppError('INVALID_PAYLOAD', `Invalid token: "${issue?.path.join('.') ?? ''}" ${issue?.message ?? ''}. Send { "name", "scope": "read" | "upload" | "admin", "expires_on"? }.`);

@@ -145,6 +145,25 @@ export class FilesRepository {
     await this.db.delete(derivatives).where(eq(derivatives.fileId, id));
   }
 
+  /**
+   * Stores the placeholder made of the bytes the file had when it was read (`uploadedOn`): a
+   * replacement since then changed that and waits for its own. Not a change of the file: its
+   * `modified_on` stays, and no event is sent.
+   */
+  async setThumbhash(id: string, uploadedOn: string | null, value: string): Promise<boolean> {
+    const done = await this.db
+      .update(files)
+      .set({ thumbhash: value })
+      .where(and(eq(files.id, id), isNull(files.thumbhash), uploadedOn === null ? isNull(files.uploadedOn) : eq(files.uploadedOn, uploadedOn)))
+      .returning({ id: files.id });
+    return done.length > 0;
+  }
+
+  /** The oldest files still waiting for a placeholder (the partial index holds only those). */
+  pendingPlaceholders(limit: number): Promise<FileRow[]> {
+    return this.db.select().from(files).where(isNull(files.thumbhash)).orderBy(asc(files.createdOn)).limit(limit);
+  }
+
   /** The File Naming setting (Directus 8), read where new bytes are keyed. */
   async fileNaming(): Promise<FileNaming> {
     return (await this.db.select({ v: settings.fileNaming }).from(settings).where(eq(settings.id, 1)).get())?.v ?? 'uuid';

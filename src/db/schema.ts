@@ -28,6 +28,12 @@ export const files = sqliteTable(
     focalPointX: integer('focal_point_x'),
     focalPointY: integer('focal_point_y'),
     checksum: text('checksum'),
+    /**
+     * The image's ThumbHash (base64), a placeholder to show while it loads; made after the upload
+     * (src/files/placeholder.ts). Null while it is to be made; '' when there is none (not an image
+     * the engine decodes, or one it refused): the API answers null for both.
+     */
+    thumbhash: text('thumbhash'),
     /** Unguessable per-file token for capability URLs (`/assets/<private_hash>`); rotated to revoke. */
     privateHash: text('private_hash').unique(),
     access: text('access', { enum: ['public', 'private'] }).notNull().default('public'),
@@ -42,6 +48,8 @@ export const files = sqliteTable(
     index('files_folder').on(t.folder),
     // The sweep asks which of a page of keys have a record.
     index('files_storage_disk').on(t.storage, t.filenameDisk),
+    // The sweep's backfill asks for the oldest files still waiting for a placeholder.
+    index('files_placeholder_pending').on(t.createdOn).where(sql`${t.thumbhash} is null`),
   ],
 );
 

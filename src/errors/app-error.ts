@@ -58,6 +58,9 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 const TRANSIENT = new Set<ErrorCode>(['SERVICE_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'STORAGE_UNREACHABLE', 'STORAGE_TIMEOUT']);
 const RETRY_AFTER = { 'Retry-After': '1' };
 
+/** A failure that passes (storage down or slow): worth trying again later, unlike the others. */
+export const isTransient = (error: unknown): boolean => error instanceof AppError && TRANSIENT.has(error.code);
+
 export class AppError extends Error {
   readonly code: ErrorCode;
   /** Extra, client-safe fields for `extensions` (never secrets). */

@@ -4,11 +4,9 @@ import type { Bindings } from '../env';
 import { type FileRecord, toRecord } from '../files/record';
 import { randomToken } from '../lib/bytes';
 import { log } from '../lib/log';
-import { WebhooksRepository } from '../webhooks/repository';
+import type { FileEventType } from '../schemas/webhooks';
+import { subscribersOf } from '../webhooks/subscribers';
 
-/** The events a webhook can subscribe to (Directus's names for the same actions). */
-export const FILE_EVENT_TYPES = ['files.upload', 'files.update', 'files.delete'] as const;
-export type FileEventType = (typeof FILE_EVENT_TYPES)[number];
 
 /** A delivery's body (Standard Webhooks' `{type, timestamp, data}`): the record as an admin reads it. */
 export interface FileEvent {
@@ -33,16 +31,17 @@ export interface FileEvents {
 }
 
 /**
- * Enqueues `type` for every webhook that subscribes to it and is not paused: one D1 read, and one
- * queue write when someone listens (none when no one does). Awaited, since the queue is what makes
- * the event durable; delivery happens in the queue's consumer, after the answer.
+ * Enqueues `type` for every webhook that subscribes to it and is not paused (the list memoised per
+ * isolate for a few seconds: subscribers.ts), and one queue write when someone listens (none when no
+ * one does). Awaited, since the queue is what makes the event durable; delivery happens in the
+ * queue's consumer, after the answer.
  */
 export function queueEvents(bindings: Pick<Bindings, 'DB' | 'WEBHOOK_EVENTS'>): FileEvents {
   return {
     async emit(type, row) {
       const queue = bindings.WEBHOOK_EVENTS;
       if (!queue) return;
-      const hooks = await new WebhooksRepository(bindings.DB).subscribedTo(type);
+      const hooks = await subscribersOf(bindings.DB, type);
       if (hooks.length === 0) return;
       const event: FileEvent = { type, timestamp: new Date().toISOString(), data: toRecord(row) };
       await queue.sendBatch(hooks.map((webhook): { body: DeliveryMessage } => ({ body: { id: `msg_${randomToken(16)}`, webhook, event } })));

@@ -1,37 +1,7 @@
 import type { FileRow } from '../db/schema';
+import type { FileRecord } from '../schemas/files';
 
-/** A file as the Directus REST API returns it (`directus_files` shape; `filesize` is a string there). */
-export interface FileRecord {
-  id: string;
-  storage: string;
-  filename_disk: string | null;
-  filename_download: string;
-  title: string | null;
-  type: string | null;
-  folder: string | null;
-  uploaded_by: string | null;
-  created_on: string;
-  modified_by: null;
-  modified_on: string;
-  uploaded_on: string | null;
-  charset: null;
-  filesize: string;
-  width: number | null;
-  height: number | null;
-  duration: number | null;
-  /** The video id of an embed (type `embed/youtube` or `embed/vimeo`), else null. */
-  embed: string | null;
-  description: string | null;
-  location: string | null;
-  tags: string[] | null;
-  metadata: Record<string, unknown> | null;
-  focal_point_x: number | null;
-  focal_point_y: number | null;
-  checksum: string | null;
-  access: 'public' | 'private';
-  /** The capability for `/assets/<private_hash>`; rotate it to revoke shared links. */
-  private_hash: string | null;
-}
+export type { FileRecord };
 
 /** API field name → schema property, for every field a client may read, filter or sort on. */
 export const FILE_FIELDS = {
@@ -58,6 +28,7 @@ export const FILE_FIELDS = {
   focal_point_x: 'focalPointX',
   focal_point_y: 'focalPointY',
   checksum: 'checksum',
+  thumbhash: 'thumbhash',
   access: 'access',
   private_hash: 'privateHash',
 } as const satisfies Partial<Record<keyof FileRecord, keyof FileRow>>;
@@ -95,6 +66,7 @@ export function toRecord(row: FileRow): FileRecord {
     focal_point_x: row.focalPointX,
     focal_point_y: row.focalPointY,
     checksum: row.checksum,
+    thumbhash: row.thumbhash || null,
     access: row.access,
     private_hash: row.privateHash,
   };

@@ -13,6 +13,7 @@ import { cleanName, type FileFieldsPatch, scrapedIfValid } from './fields';
 import { assertTypeAllowed, detectType, HEAD_BYTES, peek } from './inspect';
 import { type ScrapedMetadata, scrapeMetadata } from './metadata';
 import { type ChosenKey, chooseKey } from './naming';
+import { initialThumbhash, placeholderLater } from './placeholder';
 import { titleFromFilename } from './record';
 
 export interface FilesDeps {
@@ -171,6 +172,7 @@ function learned(ingested: Ingested, fields: Partial<FileFieldsPatch>) {
     type: ingested.type,
     filesize: ingested.size,
     checksum: ingested.checksum,
+    thumbhash: initialThumbhash(ingested.type),
     width: scraped.width ?? null,
     height: scraped.height ?? null,
     duration: scraped.duration ?? null,
@@ -216,7 +218,7 @@ export async function recordNewFile(
   // checked as a field: it is cleaned here, where every new record is written.
   const filenameDownload = cleanName(fields.filenameDownload) || 'file';
   const now = new Date().toISOString();
-  return emitted('files.upload', await deps.repo.insertOnce({
+  return withPlaceholder(await emitted('files.upload', await deps.repo.insertOnce({
     ...fields,
     ...learned(ingested, fields),
     ...embed,
@@ -230,7 +232,7 @@ export async function recordNewFile(
     createdOn: now,
     uploadedOn: now,
     modifiedOn: now,
-  }));
+  })));
 }
 
 /**
@@ -297,7 +299,13 @@ export async function recordReplacement(
   } catch (error) {
     log('warn', 'replaced bytes left for the sweep', { file: id, storage: client.location.name, reason: (error as Error).message });
   }
-  return emitted('files.upload', updated);
+  return withPlaceholder(await emitted('files.upload', updated));
+}
+
+/** New bytes are recorded: their placeholder is made after the answer (placeholder.ts). */
+function withPlaceholder(row: FileRow): FileRow {
+  placeholderLater(row);
+  return row;
 }
 
 export async function updateFileFields(deps: FilesDeps, id: string, fields: Partial<FileFieldsPatch> & { privateHash?: string }): Promise<FileRow> {

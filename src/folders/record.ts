@@ -1,11 +1,7 @@
 import type { FolderRow } from '../db/schema';
+import type { FolderRecord } from '../schemas/folders';
 
-/** A folder as the Directus REST API returns it (`directus_folders`). */
-export interface FolderRecord {
-  id: string;
-  name: string;
-  parent: string | null;
-}
+export type { FolderRecord };
 
 const FOLDER_FIELDS = { id: true, name: true, parent: true } as const;
 

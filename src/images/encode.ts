@@ -3,6 +3,7 @@ import avifEncoderWasm from '@jsquash/avif/codec/enc/avif_enc.wasm';
 import webpEncode, { init as initWebpEncoder } from '@jsquash/webp/encode.js';
 import webpEncoderWasm from '@jsquash/webp/codec/enc/webp_enc_simd.wasm';
 import type { PhotonImage } from '@cf-wasm/photon';
+import { encodeJpeg } from './jpeg-encode';
 import type { OutputFormat } from './transform';
 
 /**
@@ -17,13 +18,13 @@ let webpReady: Promise<unknown> | undefined;
 let avifReady: Promise<unknown> | undefined;
 
 /**
- * Encodes a finished image. JPEG and PNG with photon; WebP with libwebp, lossy at `quality` (lossless
- * only when asked for by `lossless`); AVIF with libaom through libavif at `quality`.
+ * Encodes a finished image. JPEG with MozJPEG (./jpeg-encode.ts), PNG with photon; WebP with libwebp,
+ * lossy at `quality` (lossless only when asked for by `lossless`); AVIF with libaom through libavif at `quality`.
  */
 export async function encodeImage(img: PhotonImage, format: OutputFormat, quality: number, lossless: boolean): Promise<Uint8Array> {
   switch (format) {
     case 'jpg':
-      return img.get_bytes_jpeg(quality);
+      return encodeJpeg(img.get_raw_pixels(), img.get_width(), img.get_height(), quality);
     case 'png':
       return img.get_bytes();
     case 'webp': {

@@ -176,17 +176,29 @@ function accepts(accept: string | null, type: string): boolean {
  * What a request asks for, as an edge-cache variant, known before its file's record is read: the
  * transform parameters as sent (sorted), the whitelist's version (a settings change makes new keys,
  * so a variant made under `all` is never served from the cache after a switch to `presets`) and
- * whether Accept takes WebP and AVIF (what `format=auto` turns on). `original` for no transform at all.
+ * whether Accept takes WebP and AVIF (what `format=auto` turns on), and the encoders' versions (the
+ * format is not known yet). `original` for no transform at all.
  */
 export function requestVariant(params: URLSearchParams, settingsVersion: string, accept: string | null): string {
   if (!wantsTransform(params)) return 'original';
   const sent = TRANSFORM_PARAMS.filter((p) => params.has(p)).map((p) => `${p}=${params.get(p)}`);
-  return `${sent.sort().join('&')}|s=${settingsVersion}|webp=${accepts(accept, 'image/webp') ? 1 : 0}|avif=${accepts(accept, 'image/avif') ? 1 : 0}`;
+  const encoders = Object.entries(ENCODER_VERSIONS).map(([f, v]) => `${f}${v}`).join(',');
+  return `${sent.sort().join('&')}|s=${settingsVersion}|webp=${accepts(accept, 'image/webp') ? 1 : 0}|avif=${accepts(accept, 'image/avif') ? 1 : 0}|enc=${encoders}`;
 }
+
+/**
+ * The version of the encoder that makes each format, in every derivative's key and ETag and in the
+ * edge cache's variant: a new encoder makes new keys, so what the old one made (in `generated/`, at
+ * the edge, in browsers holding its ETag) is never served or confirmed as the new one's bytes.
+ * jpg 2: MozJPEG (1 was photon's encoder). A format without an entry is at version 1.
+ */
+export const ENCODER_VERSIONS: Partial<Record<OutputFormat, number>> = { jpg: 2 };
 
 /** The canonical string of a transform: one spelling per result, for cache keys and ETags. */
 export function canonical(t: Transform): string {
   const parts = [`w=${t.width ?? ''}`, `h=${t.height ?? ''}`, `fit=${t.fit}`, `q=${t.quality}`, `f=${t.format}`, `we=${t.withoutEnlargement ? 1 : 0}`];
+  const encoder = ENCODER_VERSIONS[t.format];
+  if (encoder !== undefined) parts.push(`enc=${encoder}`);
   if (t.fit === 'cover' && t.focalPointX !== undefined && t.focalPointY !== undefined) parts.push(`fx=${t.focalPointX}`, `fy=${t.focalPointY}`);
   if (t.operations.length > 0) parts.push(`ops=${JSON.stringify(t.operations)}`);
   return parts.join('&');

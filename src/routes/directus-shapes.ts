@@ -8,12 +8,11 @@ import { toFolderRecord } from '../folders/record';
 import type { Query } from '../lib/query';
 import type { Aggregation } from '../lib/query-aggregate';
 import type { Selection } from '../lib/query-paths';
+import { MAX_KEYS } from '../schemas/common';
 import { jsonBody } from './json-body';
 
 // Directus's request and response shapes that several collections share.
 
-/** Ids one batch delete or update may name: each file's change is requests of its own. */
-export const MAX_KEYS = 100;
 
 /** The ids of a Directus batch delete: `["id", …]` or `{ "keys": ["id", …] }`, at most MAX_KEYS, each once. */
 export async function keysBody(c: Context<AppEnv>): Promise<string[]> {

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../env';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../lib/query';
 import { principal } from '../middleware/auth';
+import { openApi } from '../openapi/document';
 import { checkHealth } from '../server/health';
 import { storageFor } from '../storage';
 
@@ -43,3 +44,6 @@ serverRoutes.get('/info', async (c) => {
   const limits = { rateLimit: false, rateLimitGlobal: false, queryLimit: { default: DEFAULT_LIMIT, max: MAX_LIMIT }, websocket: false };
   return c.json({ data: signedIn ? { project, ...limits } : { project } });
 });
+
+/** The OpenAPI 3.1 document of the whole API (src/openapi/), made from the schemas the routes validate with. */
+serverRoutes.get('/specs/oas', (c) => c.json(openApi()));

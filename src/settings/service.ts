@@ -4,6 +4,7 @@ import { type AssetSettings, SettingsRepository } from '../db/settings-repositor
 import { checkTransforms } from '../images/operations';
 import { AppError } from '../errors/app-error';
 import { hex } from '../lib/bytes';
+import { settingsPatch } from '../schemas/settings';
 
 /**
  * How long an isolate may keep the whitelist it read: a PATCH /settings is seen by every isolate
@@ -33,27 +34,10 @@ export async function assetSettingsVersion(db: D1Database): Promise<string> {
   return (cached as NonNullable<typeof cached>).version;
 }
 
-const preset = z.strictObject({
-  key: z.string().check(z.regex(/^[a-zA-Z0-9_-]{1,64}$/, { error: 'a preset key uses letters, digits, _ and - (at most 64)' })),
-  fit: z.optional(z.enum(['cover', 'contain', 'inside', 'outside'])),
-  width: z.optional(z.int().check(z.gte(1), z.lte(20000))),
-  height: z.optional(z.int().check(z.gte(1), z.lte(20000))),
-  quality: z.optional(z.int().check(z.gte(1), z.lte(100))),
-  withoutEnlargement: z.optional(z.boolean()),
-  format: z.optional(z.enum(['jpg', 'jpeg', 'png', 'webp', 'avif', 'auto'])),
-  transforms: z.optional(z.array(z.unknown())),
-});
-
-const patchSchema = z.strictObject({
-  storage_asset_transform: z.optional(z.enum(['all', 'presets', 'none'])),
-  storage_asset_presets: z.optional(z.nullable(z.array(preset))),
-  file_naming: z.optional(z.enum(['uuid', 'original'])),
-});
-
 /** Validates and stores a settings change (unique preset keys, sane ranges); refreshes this isolate. */
 export async function updateAssetSettings(db: D1Database, body: unknown, limits: { maxDimension: number; maxOperations: number }): Promise<AssetSettings> {
   const { maxDimension, maxOperations } = limits;
-  const parsed = z.safeParse(patchSchema, body);
+  const parsed = z.safeParse(settingsPatch, body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? `"${issue.path.join('.')}"` : 'the body';

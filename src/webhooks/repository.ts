@@ -50,13 +50,9 @@ export class WebhooksRepository {
     return (done as { id: string }[][]).flat().map((r) => r.id);
   }
 
-  /** The ids of the webhooks that are not paused and subscribe to `event`. */
-  async subscribedTo(event: string): Promise<string[]> {
-    const rows = await this.db
-      .select({ id: webhooks.id })
-      .from(webhooks)
-      .where(and(eq(webhooks.paused, false), sql`exists (select 1 from json_each(${webhooks.events}) where value = ${event})`));
-    return rows.map((r) => r.id);
+  /** The webhooks that are not paused, with their events: at most MAX_WEBHOOKS rows. */
+  async listening(): Promise<{ id: string; events: string[] }[]> {
+    return this.db.select({ id: webhooks.id, events: webhooks.events }).from(webhooks).where(eq(webhooks.paused, false));
   }
 
   /** Records an attempt and forgets those past the newest WEBHOOK_ATTEMPTS_KEPT of its webhook. */

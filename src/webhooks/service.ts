@@ -2,23 +2,16 @@ import * as z from 'zod/mini';
 import type { Config } from '../config';
 import type { WebhookAttemptRow, WebhookRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
-import { FILE_EVENT_TYPES } from '../events/file-events';
 import { checkImportUrl } from '../files/import-guard';
+import { type WebhookJson, webhookInput, webhookPatch } from '../schemas/webhooks';
 import { newWebhookSecret } from './signing';
 import type { WebhooksRepository } from './repository';
+import { forgetSubscribers } from './subscribers';
 
 /** Webhooks one deployment may have: every event is one queue message per subscribed webhook. */
 export const MAX_WEBHOOKS = 25;
 
-/** A webhook as the API answers it. The secret is not part of it: only creation shows it, once. */
-export interface WebhookJson {
-  id: string;
-  url: string;
-  events: string[];
-  paused: boolean;
-  created_on: string;
-  modified_on: string;
-}
+export type { WebhookJson };
 
 export function webhookJson(row: WebhookRow): WebhookJson {
   return { id: row.id, url: row.url, events: row.events, paused: row.paused, created_on: row.createdOn, modified_on: row.modifiedOn };
@@ -39,15 +32,6 @@ export function attemptJson(row: WebhookAttemptRow) {
   };
 }
 
-const fields = {
-  url: z.string().check(z.maxLength(2048, { error: 'must be at most 2048 characters' })),
-  events: z.array(z.enum(FILE_EVENT_TYPES, { error: `each event must be one of ${FILE_EVENT_TYPES.join(', ')}` })).check(
-    z.minLength(1, { error: 'must name at least one event' }),
-  ),
-  paused: z.boolean({ error: 'must be true or false' }),
-};
-const createSchema = z.strictObject({ url: fields.url, events: fields.events, paused: z.optional(fields.paused) });
-const updateSchema = z.strictObject({ url: z.optional(fields.url), events: z.optional(fields.events), paused: z.optional(fields.paused) });
 const SHAPE = 'Send { "url": "https://…", "events": ["files.upload", "files.update", "files.delete"], "paused"?: false }';
 
 function parsed<T>(schema: z.ZodMiniType<T>, body: unknown): T {
@@ -72,20 +56,22 @@ function checkedUrl(config: Config, url: string): string {
 
 /** Creates a webhook; the answer is the only one that ever carries its secret. */
 export async function createWebhook(repo: WebhooksRepository, config: Config, body: unknown): Promise<WebhookJson & { secret: string }> {
-  const input = parsed(createSchema, body);
+  const input = parsed(webhookInput, body);
   const url = checkedUrl(config, input.url);
   if ((await repo.count()) >= MAX_WEBHOOKS) throw new AppError('INVALID_PAYLOAD', `There are already ${MAX_WEBHOOKS} webhooks, the most one deployment may have: delete one first.`);
   const row = await repo.insert({ id: crypto.randomUUID(), url, events: [...new Set(input.events)], paused: input.paused ?? false, secret: newWebhookSecret() });
+  forgetSubscribers();
   return { ...webhookJson(row), secret: row.secret };
 }
 
 export async function updateWebhook(repo: WebhooksRepository, config: Config, id: string, body: unknown): Promise<WebhookJson> {
-  const input = parsed(updateSchema, body);
+  const input = parsed(webhookPatch, body);
   const row = await repo.update(id, {
     ...(input.url === undefined ? {} : { url: checkedUrl(config, input.url) }),
     ...(input.events === undefined ? {} : { events: [...new Set(input.events)] }),
     ...(input.paused === undefined ? {} : { paused: input.paused }),
   });
+  forgetSubscribers();
   if (!row) throw notFound(id);
   return webhookJson(row);
 }
@@ -100,6 +86,7 @@ export async function requireWebhook(repo: WebhooksRepository, id: string): Prom
 export async function deleteWebhooks(repo: WebhooksRepository, ids: string[]): Promise<void> {
   for (const id of ids) await requireWebhook(repo, id);
   await repo.delete(ids);
+  forgetSubscribers();
 }
 
 function notFound(id: string): AppError {
