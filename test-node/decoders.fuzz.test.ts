@@ -2,12 +2,16 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import sharp, { type Sharp } from 'sharp';
 import { bundleForNode } from '../scripts/bundle-engine.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   gifWithFrame,
   gifWithFrames,
+  packBitsZeros,
   pngWithHeader,
+  tiffTags,
+  tiffWith,
   webpWithBitstream,
   withEmptyScans,
   withFrameSize,
@@ -19,14 +23,22 @@ import { MUTATION_KINDS, mutate } from './mutations.ts';
 import type { Outcome } from './outcome.ts';
 
 /**
- * Seeded mutations of valid JPEG, PNG, GIF and WebP files, and hand-made hostile shapes, through the
+ * Seeded mutations of valid JPEG, PNG, GIF, WebP and TIFF files, and hand-made hostile shapes, through the
  * transform pipeline. Every case must end in an image or a 4xx within its work bound — at most
  * CASE_WORK_MS in the worker thread and CASE_RSS_MIB of the process's peak RSS growth (sampled while
  * it runs) — and an ordinary image must still render after it. The cases run in a worker thread that
  * is stopped when one takes longer than CASE_DEADLINE_MS, so a hang fails this test instead of
  * stalling CI. FUZZ_CASES_PER_FILE changes the number of cases (300 a file by default).
  */
-const BASES = ['gray.jpg', 'sampling-444.jpg', 'sampling-422.jpg', 'restart-420.jpg', 'progressive.jpg', 'photo-meta.jpg', 'portrait-o6.jpg', 'alpha.png', 'anim.gif', 'image.webp'];
+const BASES = ['gray.jpg', 'sampling-444.jpg', 'sampling-422.jpg', 'restart-420.jpg', 'progressive.jpg', 'photo-meta.jpg', 'portrait-o6.jpg', 'alpha.png', 'anim.gif', 'image.webp', 'lzw.tiff', 'tiles.tiff', 'jpeg.tiff', 'packbits-16.tiff'];
+/** TIFF bases, made with sharp in beforeAll: LZW strips with a predictor, deflate tiles with alpha, JPEG strips, 16-bit grey PackBits. */
+const TIFF_BASES: Record<string, (s: Sharp) => Sharp> = {
+  'lzw.tiff': (s) => s.tiff({ compression: 'lzw', predictor: 'horizontal' }),
+  'tiles.tiff': (s) => s.ensureAlpha(0.5).tiff({ compression: 'deflate', tile: true, tileWidth: 32, tileHeight: 32 }),
+  'jpeg.tiff': (s) => s.tiff({ compression: 'jpeg', quality: 80, tile: true, tileWidth: 64, tileHeight: 64 }),
+  'packbits-16.tiff': (s) => s.toColourspace('grey16').tiff({ compression: 'packbits' }),
+};
+const generated = new Map<string, Uint8Array>();
 const PER_BASE = Number(process.env.FUZZ_CASES_PER_FILE ?? 300);
 const CASE_DEADLINE_MS = 10_000;
 /** A case's work bound: generous for a shared CI machine, far below what an unbounded decode takes (seconds, gigabytes). */
@@ -121,6 +133,7 @@ beforeAll(async () => {
   const outfile = join(tmpdir(), `edge-assets-decoder-fuzz-${process.pid}.mjs`);
   await bundleForNode(WORKER_SOURCE, import.meta.dirname, outfile);
   runner = new Runner(outfile, new Uint8Array(await readFile(join(fixtures, 'sampling-444.jpg'))));
+  for (const [name, make] of Object.entries(TIFF_BASES)) generated.set(name, new Uint8Array(await make(sharp(join(fixtures, 'photo-meta.jpg')).resize(100, 70)).toBuffer()));
 });
 
 afterAll(async () => {
@@ -148,6 +161,10 @@ describe('decoder fuzz', () => {
       ['second frame', withSecondFrame(await file('sampling-444.jpg'), 32768, 32768)],
       ['GIF frame outside its screen', gifWithFrame([10, 10], [8000, 8000])],
       ['WebP bitstream outside its canvas', webpWithBitstream([10, 10], [8000, 8000])],
+      ['TIFF 100,000,000×1 in one strip of 8 bytes', tiffWith(tiffTags(100_000_000, 1, 1, [8], [8]), new Uint8Array(8))],
+      ['TIFF 16×16 in one 65536×65536 tile', tiffWith(tiffTags(16, 16, 1, [8], [8], { tile: [65536, 65536] }), new Uint8Array(8))],
+      ['TIFF 1×100,000,000 in strips of one row, one listed', tiffWith(tiffTags(1, 100_000_000, 1, [8], [3], { rowsPerStrip: 1 }), new Uint8Array(3))],
+      ['TIFF JPEG tile whose frame says 60000×60000', await (async () => { const jpeg = withFrameSize(await file('gray.jpg'), 60000, 60000); return tiffWith(tiffTags(64, 64, 7, [8], [jpeg.length], { tile: [64, 64] }), jpeg); })()],
     ];
     for (const [what, bytes] of cases) {
       const answer = await runner.run(bytes, 0);
@@ -174,6 +191,9 @@ describe('decoder fuzz', () => {
       ['GIF frame flood: 100,000 frames', gifWithFrames([10, 10], 100_000)],
       ['WebP 16384×1', webpWithBitstream([16384, 1], [16384, 1])],
       ['WebP 1×16384 bitstream in a 1×1 canvas', webpWithBitstream([1, 1], [1, 16384])],
+      ['TIFF 4000×4000 whose 63 PackBits strips share one run of zeros', tiffWith(tiffTags(4000, 4000, 32773, Array(63).fill(8), Array(63).fill(packBitsZeros(4000 * 64 * 3).length), { rowsPerStrip: 64 }), packBitsZeros(4000 * 64 * 3))],
+      ['TIFF 65535×1, uncompressed', tiffWith(tiffTags(65535, 1, 1, [8], [65535 * 3]), new Uint8Array(65535 * 3))],
+      ['TIFF 1×65535 in 65,535 strips of one row', tiffWith(tiffTags(1, 65535, 1, Array(65535).fill(8), Array(65535).fill(3), { rowsPerStrip: 1 }), new Uint8Array(3))],
     ];
     const failures: string[] = [];
     for (const [what, bytes] of cases) {
@@ -189,7 +209,7 @@ describe('decoder fuzz', () => {
     const failures: string[] = [];
     const tally = { image: 0, refused: 0 };
     for (const [b, name] of BASES.entries()) {
-      const original = new Uint8Array(await readFile(join(fixtures, name)));
+      const original = generated.get(name) ?? new Uint8Array(await readFile(join(fixtures, name)));
       for (let n = 0; n < PER_BASE; n++) {
         const kind = MUTATION_KINDS[n % MUTATION_KINDS.length] as (typeof MUTATION_KINDS)[number];
         const seed = b * 100_000 + n + 1;

@@ -7,6 +7,7 @@
  * (libjpeg-turbo, ./jpeg-turbo.ts); the first page only.
  */
 
+import { readDimensions } from './dimensions.ts';
 import { decodeJpeg } from './jpeg-turbo.ts';
 import type { PngReduction } from './png.ts';
 import { Average, Copy, type RowSink } from './png-rows.ts';
@@ -125,7 +126,13 @@ async function segment(bytes: Uint8Array, info: TiffInfo, k: number, rows: numbe
       out = await inflate(src, expected);
       break;
     case 'jpeg': {
-      const decoded = decodeJpeg(withTables(src, info.jpegTables), 8);
+      const jpeg = withTables(src, info.jpegTables);
+      // The frame's size is checked before libjpeg allocates for it: a segment is at most its tile.
+      const frame = readDimensions(jpeg);
+      if (!frame || !('width' in frame) || frame.format !== 'jpeg' || frame.width !== info.segmentWidth || frame.height > info.segmentHeight) {
+        throw new TiffError(`a JPEG strip or tile is not a JPEG of at most ${info.segmentWidth}×${info.segmentHeight}`);
+      }
+      const decoded = decodeJpeg(jpeg, 8);
       // The checked size is the decoded size: a JPEG segment must be the segment's width and rows.
       if (decoded.width !== info.segmentWidth || decoded.height < rows || decoded.height > info.segmentHeight) {
         throw new TiffError(`a JPEG strip or tile is ${decoded.width}×${decoded.height}, not ${info.segmentWidth}×${rows}`);
