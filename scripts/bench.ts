@@ -39,12 +39,13 @@ import { direct } from './bench-direct.ts';
 import tusBench from './bench-tus.ts';
 import { bundleForNode } from './bundle-engine.ts';
 import { benchWebhooks } from './bench-webhooks.ts';
+import { benchTiff } from './bench-tiff.ts';
 import { startFaultProxy } from './fault-proxy.ts';
 import { hwmOf, type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './local-stack.ts';
 
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes,tiff').split(',');
 const auth = { authorization: `Bearer ${STACK_TOKEN}` };
 
 /**
@@ -524,4 +525,6 @@ if (CASES.includes('tus')) report.tus = await tusBench(withPeakRss);
 if (CASES.includes('webhooks')) report.webhooks = await benchWebhooks();
 // Thumbnail bytes at equal SSIM against sharp, JPEG, WebP and AVIF (scripts/bench-bytes.ts).
 if (CASES.includes('bytes')) report.bytes = await benchBytes();
+// A 24 MP TIFF's miss, and format=tiff, against sharp in this process (scripts/bench-tiff.ts).
+if (CASES.includes('tiff')) report.tiff = await benchTiff();
 console.log(JSON.stringify(report, null, 2));
