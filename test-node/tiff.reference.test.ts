@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeTiff } from '../src/images/tiff.ts';
 import { encodeTiff } from '../src/images/tiff-encode.ts';
 import { readDimensions } from '../src/images/dimensions.ts';
+import { exifOrientation } from '../src/images/orientation.ts';
 
 /**
  * The TIFF decoder against libvips (sharp) on files sharp writes: every compression, strips and
@@ -154,4 +155,13 @@ describe('format=tiff (encodeTiff) read back by libvips', () => {
       expect(worstDifference((await decodeTiff(file)).data, new Uint8Array(data))).toBe(0);
     });
   }
+});
+
+describe('TIFF orientation', () => {
+  it("a TIFF's Orientation tag (274, in its own directory) is read as a JPEG's EXIF one is, wherever the directory is", async () => {
+    for (const [width, height] of [[W, H], [1200, 800]]) {
+      const file = await source(width, height).removeAlpha().withMetadata({ orientation: 6 }).tiff({ compression: 'none' }).toBuffer();
+      expect(exifOrientation(new Uint8Array(file)), `${width}×${height}`).toBe(6);
+    }
+  });
 });

@@ -208,3 +208,14 @@ export async function tiffSizeByRange(head: Uint8Array, size: number, read: (sta
     return undefined;
   }
 }
+
+/** The first directory's Orientation (tag 274, EXIF's values 1–8), wherever in `b` it lies; 1 without one. */
+export function tiffOrientation(b: Uint8Array): number {
+  try {
+    const { offset, littleEndian: le } = firstDirectory(b);
+    const value = scalar(b, readEntries(b, offset, le).get(274), le);
+    return value !== undefined && value >= 1 && value <= 8 ? value : 1;
+  } catch {
+    return 1;
+  }
+}
