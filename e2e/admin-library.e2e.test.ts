@@ -279,6 +279,34 @@ describe('/admin: the library', () => {
     await expect.poll(() => h.page.locator('#details').evaluate((d: HTMLDialogElement) => d.open)).toBe(false);
   });
 
+  it('while a thumbnail loads, the image\'s ThumbHash shows in its place, then the thumbnail', async () => {
+    const art = Buffer.from('<svg width="600" height="300"><rect width="300" height="300" fill="#d00000"/><rect x="300" width="300" height="300" fill="#0000d0"/></svg>');
+    const made = await upload(base, 'placeholder-halves.jpg', new Uint8Array(await sharp(art).jpeg({ quality: 90 }).toBuffer()), 'image/jpeg');
+    await expect.poll(async () => (await apiJson<FileJson & { thumbhash: string | null }>(base, `/files/${made.id}`)).thumbhash, { timeout: 10_000 }).toBeTruthy();
+    // The thumbnail's answer is held back until the placeholder has been seen.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await h.page.route(`**/assets/${made.id}?**`, async (route) => {
+      await held;
+      await route.continue();
+    });
+    await h.page.reload();
+    const box = inFiles(made.id).locator('.placeholder');
+    await box.waitFor();
+    const look = await box.evaluate((el) => {
+      const style = getComputedStyle(el);
+      return { image: style.backgroundImage, size: style.backgroundSize, loaded: el.classList.contains('loaded') };
+    });
+    expect(look.image).toMatch(/^url\("data:image\/png;base64,/);
+    expect(look.size).toBe('cover');
+    expect(look.loaded).toBe(false);
+    if (process.env.SCREENSHOTS) await box.screenshot({ path: 'docs/screenshots/placeholder-while-loading.png' });
+    release();
+    await expect.poll(() => box.evaluate((el) => el.classList.contains('loaded')), { timeout: 20_000 }).toBe(true);
+    await h.page.unroute(`**/assets/${made.id}?**`);
+    expect((await fetch(`${base}/files/${made.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${STACK_TOKEN}` } })).status).toBe(204);
+  });
+
   it('looks as designed: screenshots of the grid, the list and the details (SCREENSHOTS=1)', async () => {
     const gallery = await makeFolder(base, 'Gallery');
     const colours = ['#2f6f9f', '#e07a5f', '#3d405b', '#81b29a', '#f2cc8f', '#6d597a'];

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures the Worker against a baseline in the same run (the machine is noisy, so
  * only ratios mean something). Starts its own s3rver and `wrangler dev` on free loopback ports with
- * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks` picks cases.
+ * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes,bigimg,tiff` picks cases.
  *
  * originals: a 256 MiB object streamed from /assets/:id vs a direct GET of the same object from the
  *   same S3 server — throughput ratio (target ≥ 0.8) — and workerd's peak RSS while serving 16 MiB
@@ -39,6 +39,7 @@ import { direct } from './bench-direct.ts';
 import tusBench from './bench-tus.ts';
 import { bundleForNode } from './bundle-engine.ts';
 import { benchWebhooks } from './bench-webhooks.ts';
+import { benchBigimg } from './bench-bigimg.ts';
 import { benchTiff } from './bench-tiff.ts';
 import { startFaultProxy } from './fault-proxy.ts';
 import { hwmOf, type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './local-stack.ts';
@@ -525,6 +526,8 @@ if (CASES.includes('tus')) report.tus = await tusBench(withPeakRss);
 if (CASES.includes('webhooks')) report.webhooks = await benchWebhooks();
 // Thumbnail bytes at equal SSIM against sharp, JPEG, WebP and AVIF (scripts/bench-bytes.ts).
 if (CASES.includes('bytes')) report.bytes = await benchBytes();
+// 12 MP WebP and AVIF sources, the engine alone against sharp (scripts/bench-bigimg.ts).
+if (CASES.includes('bigimg')) report.bigimg = await benchBigimg();
 // A 24 MP TIFF's miss, and format=tiff, against sharp in this process (scripts/bench-tiff.ts).
 if (CASES.includes('tiff')) report.tiff = await benchTiff();
 console.log(JSON.stringify(report, null, 2));

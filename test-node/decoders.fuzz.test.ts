@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import sharp, { type Sharp } from 'sharp';
 import { bundleForNode } from '../scripts/bundle-engine.ts';
+import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   gifWithFrame,
@@ -23,22 +23,23 @@ import { MUTATION_KINDS, mutate } from './mutations.ts';
 import type { Outcome } from './outcome.ts';
 
 /**
- * Seeded mutations of valid JPEG, PNG, GIF, WebP and TIFF files, and hand-made hostile shapes, through the
+ * Seeded mutations of valid JPEG, PNG, GIF, WebP, AVIF and TIFF files, and hand-made hostile shapes, through the
  * transform pipeline. Every case must end in an image or a 4xx within its work bound — at most
  * CASE_WORK_MS in the worker thread and CASE_RSS_MIB of the process's peak RSS growth (sampled while
  * it runs) — and an ordinary image must still render after it. The cases run in a worker thread that
  * is stopped when one takes longer than CASE_DEADLINE_MS, so a hang fails this test instead of
  * stalling CI. FUZZ_CASES_PER_FILE changes the number of cases (300 a file by default).
  */
-const BASES = ['gray.jpg', 'sampling-444.jpg', 'sampling-422.jpg', 'restart-420.jpg', 'progressive.jpg', 'photo-meta.jpg', 'portrait-o6.jpg', 'alpha.png', 'anim.gif', 'image.webp', 'lzw.tiff', 'tiles.tiff', 'jpeg.tiff', 'packbits-16.tiff'];
-/** TIFF bases, made with sharp in beforeAll: LZW strips with a predictor, deflate tiles with alpha, JPEG strips, 16-bit grey PackBits. */
+const BASES = ['gray.jpg', 'sampling-444.jpg', 'sampling-422.jpg', 'restart-420.jpg', 'progressive.jpg', 'photo-meta.jpg', 'portrait-o6.jpg', 'alpha.png', 'anim.gif', 'image.webp', 'lossless.webp', 'image.avif', 'lzw.tiff', 'tiles.tiff', 'jpeg.tiff', 'packbits-16.tiff'];
+/** Bases made here with sharp (not committed): a lossless WebP and an AVIF of photo-meta.jpg, the heap-frame decoders' other paths. */
+const generated: Record<string, Uint8Array> = {};
+/** TIFF bases, made with sharp in beforeAll: LZW strips with a predictor, deflate tiles with alpha, JPEG tiles, 16-bit grey PackBits. */
 const TIFF_BASES: Record<string, (s: Sharp) => Sharp> = {
   'lzw.tiff': (s) => s.tiff({ compression: 'lzw', predictor: 'horizontal' }),
   'tiles.tiff': (s) => s.ensureAlpha(0.5).tiff({ compression: 'deflate', tile: true, tileWidth: 32, tileHeight: 32 }),
   'jpeg.tiff': (s) => s.tiff({ compression: 'jpeg', quality: 80, tile: true, tileWidth: 64, tileHeight: 64 }),
   'packbits-16.tiff': (s) => s.toColourspace('grey16').tiff({ compression: 'packbits' }),
 };
-const generated = new Map<string, Uint8Array>();
 const PER_BASE = Number(process.env.FUZZ_CASES_PER_FILE ?? 300);
 const CASE_DEADLINE_MS = 10_000;
 /** A case's work bound: generous for a shared CI machine, far below what an unbounded decode takes (seconds, gigabytes). */
@@ -133,12 +134,29 @@ beforeAll(async () => {
   const outfile = join(tmpdir(), `edge-assets-decoder-fuzz-${process.pid}.mjs`);
   await bundleForNode(WORKER_SOURCE, import.meta.dirname, outfile);
   runner = new Runner(outfile, new Uint8Array(await readFile(join(fixtures, 'sampling-444.jpg'))));
-  for (const [name, make] of Object.entries(TIFF_BASES)) generated.set(name, new Uint8Array(await make(sharp(join(fixtures, 'photo-meta.jpg')).resize(100, 70)).toBuffer()));
+  const photo = sharp(join(fixtures, 'photo-meta.jpg')).resize(64);
+  generated['lossless.webp'] = new Uint8Array(await photo.clone().webp({ lossless: true }).toBuffer());
+  generated['image.avif'] = new Uint8Array(await photo.clone().avif({ quality: 50, effort: 0 }).toBuffer());
+  for (const [name, make] of Object.entries(TIFF_BASES)) generated[name] = new Uint8Array(await make(sharp(join(fixtures, 'photo-meta.jpg')).resize(100, 70)).toBuffer());
 });
 
 afterAll(async () => {
   await runner?.close();
 });
+
+/** An AVIF of one colour: a few hundred bytes whatever its size. */
+async function flatAvif(width: number, height: number): Promise<Uint8Array> {
+  return new Uint8Array(await sharp({ create: { width, height, channels: 3, background: '#3060a0' } }).avif({ quality: 30, effort: 0 }).toBuffer());
+}
+
+/** `avif` with its ispe (the size the pipeline checks) set to `width`×`height`, the AV1 frame unchanged. */
+function withIspe(avif: Uint8Array, width: number, height: number): Uint8Array {
+  const out = avif.slice();
+  const at = Buffer.from(out).indexOf('ispe');
+  new DataView(out.buffer).setUint32(at + 8, width);
+  new DataView(out.buffer).setUint32(at + 12, height);
+  return out;
+}
 
 function verdict(answer: Answer): string | undefined {
   const { outcome } = answer;
@@ -165,6 +183,7 @@ describe('decoder fuzz', () => {
       ['TIFF 16×16 in one 65536×65536 tile', tiffWith(tiffTags(16, 16, 1, [8], [8], { tile: [65536, 65536] }), new Uint8Array(8))],
       ['TIFF 1×100,000,000 in strips of one row, one listed', tiffWith(tiffTags(1, 100_000_000, 1, [8], [3], { rowsPerStrip: 1 }), new Uint8Array(3))],
       ['TIFF JPEG tile whose frame says 60000×60000', await (async () => { const jpeg = withFrameSize(await file('gray.jpg'), 60000, 60000); return tiffWith(tiffTags(64, 64, 7, [8], [jpeg.length], { tile: [64, 64] }), jpeg); })()],
+      ['AVIF ispe 40×30 over a 4000×3000 frame', withIspe(await flatAvif(4000, 3000), 40, 30)],
     ];
     for (const [what, bytes] of cases) {
       const answer = await runner.run(bytes, 0);
@@ -209,7 +228,7 @@ describe('decoder fuzz', () => {
     const failures: string[] = [];
     const tally = { image: 0, refused: 0 };
     for (const [b, name] of BASES.entries()) {
-      const original = generated.get(name) ?? new Uint8Array(await readFile(join(fixtures, name)));
+      const original = generated[name] ?? new Uint8Array(await readFile(join(fixtures, name)));
       for (let n = 0; n < PER_BASE; n++) {
         const kind = MUTATION_KINDS[n % MUTATION_KINDS.length] as (typeof MUTATION_KINDS)[number];
         const seed = b * 100_000 + n + 1;

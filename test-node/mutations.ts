@@ -18,12 +18,19 @@ export function generator(seed: number): () => number {
 export type MutationKind = 'bitflip' | 'byte' | 'truncate' | 'header' | 'splice';
 export const MUTATION_KINDS: MutationKind[] = ['bitflip', 'byte', 'truncate', 'header', 'splice'];
 
-/** Offsets of the bytes a decoder reads as header fields: JPEG marker segments before the scan, the first chunks of PNG, GIF and WebP, a TIFF's first directory. */
+/**
+ * Offsets of the bytes a decoder reads as header fields: JPEG marker segments before the scan, an
+ * AVIF's boxes before its mdat (ispe, av1C, pixi), a TIFF's first directory, the first chunks of PNG, GIF and WebP.
+ */
 function headerRange(b: Uint8Array): [number, number] {
   if (b[0] === 0xff && b[1] === 0xd8) {
     let i = 2;
     while (i + 4 <= b.length && b[i] === 0xff && b[i + 1] !== 0xda) i += 2 + (((b[i + 2] as number) << 8) | (b[i + 3] as number));
     return [2, Math.min(b.length, i + 14)];
+  }
+  if (String.fromCharCode(...b.subarray(4, 8)) === 'ftyp') {
+    const mdat = Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf('mdat');
+    return [8, mdat < 0 ? Math.min(b.length, 512) : mdat];
   }
   // TIFF: its first directory, wherever it is (libtiff writes it after the image data).
   if ((b[0] === 0x49 && b[1] === 0x49) || (b[0] === 0x4d && b[1] === 0x4d)) {

@@ -54,6 +54,11 @@ export default async function setup({ provide }: TestProject) {
   fixtures['generated.avif'] = (await sharp(Buffer.from(fixtures['generated-progressive-12mp.jpg'], 'base64')).resize(160, 120).avif({ quality: 70 }).toBuffer()).toString('base64');
   // 5000×5000 of one colour: 808 bytes, whose AV1 frame needs ~140 MB to decode.
   fixtures['generated-25mp.avif'] = (await sharp({ create: { width: 5000, height: 5000, channels: 3, background: '#3060a0' } }).avif({ quality: 30, effort: 0 }).toBuffer()).toString('base64');
+  // 12 MP WebP (lossy and lossless) and AVIF sources: test/assets/bigimg.test.ts.
+  const gradient12 = Buffer.from(fixtures['generated-progressive-12mp.jpg'], 'base64');
+  fixtures['generated-12mp.webp'] = (await sharp(gradient12).webp({ quality: 80 }).toBuffer()).toString('base64');
+  fixtures['generated-12mp-lossless.webp'] = (await sharp(gradient12).webp({ lossless: true, effort: 0 }).toBuffer()).toString('base64');
+  fixtures['generated-12mp.avif'] = (await sharp(gradient12).avif({ quality: 50, chromaSubsampling: '4:2:0', effort: 0 }).toBuffer()).toString('base64');
   fixtures['generated-cmyk.jpg'] = (await sharp(Buffer.from(fixtures['photo-meta.jpg'] as string, 'base64')).toColourspace('cmyk').jpeg().toBuffer()).toString('base64');
   // TIFF sources (test/assets/tiff.test.ts): libtiff writes the directory after the image data, so
   // the uncompressed one has its directory ~2.9 MB in, past every first read.

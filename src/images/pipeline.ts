@@ -4,6 +4,8 @@ import type { Dimensions } from './dimensions';
 import { decodeImage, type Pixels } from './decode';
 import { decodePng, PngLimitError, pngRowStateBytes } from './png';
 import { decodeTiff, TiffError, TiffLimitError, tiffStateBytes } from './tiff';
+import { decodeWebp } from './webp';
+import { decodeAvif } from './avif';
 import { decodedExtent } from './frames';
 import { plan } from './geometry';
 import { exifOrientation } from './orientation';
@@ -163,7 +165,8 @@ async function render(source: Uint8Array | StreamedSource, header: Dimensions, o
     return made;
   };
   try {
-    let current = next(header.format === 'png' ? await reducedPng(source, header, storedTarget, kept, maxPixels) : header.format === 'tiff' ? await reducedTiff(source, header, storedTarget, kept, maxPixels) : await decodedKept(source, header, storedTarget, kept, maxPixels));
+    const reduced = header.format === 'png' ? reducedPng : header.format === 'tiff' ? reducedTiff : header.format === 'webp' || header.format === 'avif' ? reducedHeapFrame : decodedKept;
+    let current = next(await reduced(source, header, storedTarget, kept, maxPixels));
     if (current.get_width() !== kept.width || current.get_height() !== kept.height) {
       const factor = current.get_width() / kept.width;
       if (factor > 2) current = next(resize(current, kept.width * 2, kept.height * 2, SamplingFilter.Triangle));
@@ -218,6 +221,35 @@ async function decodedKept(source: Uint8Array | StreamedSource, header: Dimensio
   } finally {
     img.free();
   }
+}
+
+/**
+ * WebP and AVIF: the frame reduced, as it leaves its decoder's heap, to the kept region at about
+ * twice the target (./heap-frame.ts); the heap is counted in bytes against the same budget, with
+ * the reduction's sums (36 bytes an output pixel) beside it. When twice the target does not fit,
+ * the target itself.
+ */
+async function reducedHeapFrame(source: Uint8Array | StreamedSource, header: Dimensions, target: { width: number; height: number }, kept: Rect, maxPixels: number): Promise<PhotonImage> {
+  if (!(source instanceof Uint8Array)) throw new Error('only PNG is decoded from a stream');
+  const extent = decodedExtent(source, header);
+  const region = scaledRect(kept, target, header);
+  const budget = maxPixels * BYTES_PER_PIXEL;
+  const reduction = (factor: number) => ({ ...region, outWidth: Math.min(region.width, factor * kept.width), outHeight: Math.min(region.height, factor * kept.height) });
+  const decode = (r: ReturnType<typeof reduction>) => {
+    const held = r.outWidth * r.outHeight * 36;
+    return header.format === 'webp' ? decodeWebp(source, header, extent, r, held, budget) : decodeAvif(source, header, r, held, budget);
+  };
+  let decoded: Pixels;
+  try {
+    decoded = await decode(reduction(2));
+  } catch (error) {
+    if (!(error instanceof AppError)) throw new AppError('UNPROCESSABLE_IMAGE', `The ${header.format.toUpperCase()} file could not be decoded.`, { cause: error });
+    if (!(error.message.includes('MiB') && kept.width * 2 <= region.width)) throw error;
+    decoded = await decode(reduction(1)).catch((e) => {
+      throw e instanceof AppError ? e : new AppError('UNPROCESSABLE_IMAGE', `The ${header.format.toUpperCase()} file could not be decoded.`, { cause: e });
+    });
+  }
+  return new PhotonImage(decoded.data, decoded.width, decoded.height);
 }
 
 /**
