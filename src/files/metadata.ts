@@ -2,6 +2,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import ExifReader from 'exifreader';
 import { readDimensions } from '../images/dimensions';
 import { svgDimensions } from '../images/svg-size';
+import { isTiff, tiffSizeByRange } from '../images/tiff-ifd';
 import { isForbiddenKey } from '../lib/safe-keys';
 import { type RangeReader, scrapeMedia } from './media';
 import { log } from '../lib/log';
@@ -64,6 +65,11 @@ export async function scrapeMetadata(
 
   let dims = readDimensions(bytes);
   while (dims && 'needBytes' in dims && (await more(dims.needBytes))) dims = readDimensions(bytes);
+  if (dims && 'needBytes' in dims && isTiff(bytes)) {
+    // A TIFF's directory may sit at the end of a file far larger than the cap: read there alone.
+    const found = await tiffSizeByRange(bytes, size, read);
+    if (found) dims = { format: 'tiff', ...found };
+  }
 
   let tags: ReturnType<typeof load> | undefined;
   try {

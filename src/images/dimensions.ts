@@ -3,9 +3,10 @@
  * know about an image (for the record, and to refuse what cannot be decoded in 128 MB).
  */
 import { svgDimensions } from './svg-size';
+import { isTiff, tiffDimensions } from './tiff-ifd';
 
 /** `svg` is vector: its size is the one it declares (./svg-size.ts), rendered by ./svg.ts. */
-export type RasterFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'avif' | 'bmp' | 'svg';
+export type RasterFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'avif' | 'bmp' | 'tiff' | 'svg';
 
 export interface Dimensions {
   format: RasterFormat;
@@ -40,6 +41,10 @@ export function readDimensions(head: Uint8Array): HeaderRead {
   if (ascii(head, 4, 4) === 'ftyp' && isAvif(head)) return avif(head);
   if (ascii(head, 0, 2) === 'BM' && head.length >= 26) {
     return { format: 'bmp', width: Math.abs(i32le(head, 18)), height: Math.abs(i32le(head, 22)) };
+  }
+  if (isTiff(head)) {
+    const size = tiffDimensions(head);
+    return size && 'width' in size ? { format: 'tiff', ...size } : size;
   }
   return svgDimensions(head);
 }

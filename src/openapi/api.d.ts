@@ -633,7 +633,7 @@ export interface components {
             /** @enum {string} */
             fit?: "cover" | "contain" | "inside" | "outside";
             /** @enum {string} */
-            format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+            format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
             height?: number;
             key: string;
             quality?: number;
@@ -1042,7 +1042,7 @@ export interface operations {
                 /** @description The cover crop's centre (default: the file's). */
                 focal_point_y?: string;
                 /** @description `auto` picks from Accept. */
-                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
                 /** @description Height in pixels (alias `h`). */
                 height?: string;
                 /** @description A preset (Settings `storage_asset_presets`, or a system preset). */
@@ -1118,7 +1118,7 @@ export interface operations {
                 /** @description The cover crop's centre (default: the file's). */
                 focal_point_y?: string;
                 /** @description `auto` picks from Accept. */
-                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
                 /** @description Height in pixels (alias `h`). */
                 height?: string;
                 /** @description A preset (Settings `storage_asset_presets`, or a system preset). */
@@ -1194,7 +1194,7 @@ export interface operations {
                 /** @description The cover crop's centre (default: the file's). */
                 focal_point_y?: string;
                 /** @description `auto` picks from Accept. */
-                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
                 /** @description Height in pixels (alias `h`). */
                 height?: string;
                 /** @description A preset (Settings `storage_asset_presets`, or a system preset). */
@@ -1271,7 +1271,7 @@ export interface operations {
                 /** @description The cover crop's centre (default: the file's). */
                 focal_point_y?: string;
                 /** @description `auto` picks from Accept. */
-                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
                 /** @description Height in pixels (alias `h`). */
                 height?: string;
                 /** @description A preset (Settings `storage_asset_presets`, or a system preset). */
@@ -1640,7 +1640,7 @@ export interface operations {
                 /** @description The cover crop's centre (default: the file's). */
                 focal_point_y?: string;
                 /** @description `auto` picks from Accept. */
-                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
                 /** @description Height in pixels (alias `h`). */
                 height?: string;
                 /** @description A preset (Settings `storage_asset_presets`, or a system preset). */
