@@ -80,7 +80,7 @@ export default defineConfig({
           name: 'node',
           environment: 'node',
           // Through Vite, so the plugin above sees their .wasm imports.
-          server: { deps: { inline: [/@cwasm\//, /@jsquash\//, /@cf-wasm\//] } },
+          server: { deps: { inline: [/@cwasm\//, /@jsquash\//, /@cf-wasm\//, /@resvg\//] } },
           include: ['test-node/**/*.test.ts'],
           testTimeout: 600_000,
         },

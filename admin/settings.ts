@@ -46,7 +46,7 @@ function presetRow(p: Preset = { key: '' }): HTMLTableRowElement {
   cell('Width', input('number', p.width));
   cell('Height', input('number', p.height));
   cell('Quality', input('number', p.quality));
-  cell('Format', select(['jpg', 'png', 'webp', 'avif', 'auto'], p.format));
+  cell('Format', select(['jpg', 'png', 'webp', 'avif', 'tiff', 'auto'], p.format));
   const enlarge = input('checkbox', undefined);
   enlarge.checked = p.withoutEnlargement ?? false;
   cell('Without enlargement', enlarge);

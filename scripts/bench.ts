@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures the Worker against a baseline in the same run (the machine is noisy, so
  * only ratios mean something). Starts its own s3rver and `wrangler dev` on free loopback ports with
- * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes,bigimg` picks cases.
+ * throwaway state, and prints a JSON report. `BENCH_CASES=originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes,bigimg,tiff` picks cases.
  *
  * originals: a 256 MiB object streamed from /assets/:id vs a direct GET of the same object from the
  *   same S3 server — throughput ratio (target ≥ 0.8) — and workerd's peak RSS while serving 16 MiB
@@ -35,17 +35,19 @@ import sharp from 'sharp';
 import * as tus from 'tus-js-client';
 import type { BudgetCase } from './bench-budget-case.ts';
 import { benchBytes } from './bench-bytes.ts';
+import { benchSvg } from './bench-svg.ts';
 import { direct } from './bench-direct.ts';
 import tusBench from './bench-tus.ts';
 import { bundleForNode } from './bundle-engine.ts';
 import { benchWebhooks } from './bench-webhooks.ts';
 import { benchBigimg } from './bench-bigimg.ts';
+import { benchTiff } from './bench-tiff.ts';
 import { startFaultProxy } from './fault-proxy.ts';
 import { hwmOf, type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './local-stack.ts';
 
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'originals,uploads,direct,thumbnails,memory,hotpath,budget,tus,webhooks,bytes,svg,tiff').split(',');
 const auth = { authorization: `Bearer ${STACK_TOKEN}` };
 
 /**
@@ -527,4 +529,6 @@ if (CASES.includes('webhooks')) report.webhooks = await benchWebhooks();
 if (CASES.includes('bytes')) report.bytes = await benchBytes();
 // 12 MP WebP and AVIF sources, the engine alone against sharp (scripts/bench-bigimg.ts).
 if (CASES.includes('bigimg')) report.bigimg = await benchBigimg();
+// An SVG thumbnail's miss against sharp (librsvg), and hostile SVGs' refusal times (scripts/bench-svg.ts).
+if (CASES.includes('svg')) report.svg = await benchSvg(ROUNDS);
 console.log(JSON.stringify(report, null, 2));

@@ -3,12 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { bundleForNode } from '../scripts/bundle-engine.ts';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   gifWithFrame,
   gifWithFrames,
+  packBitsZeros,
   pngWithHeader,
+  tiffTags,
+  tiffWith,
   webpWithBitstream,
   withEmptyScans,
   withFrameSize,
@@ -16,20 +19,28 @@ import {
   withSampling,
   withSecondFrame,
 } from '../test/security/hostile-images.ts';
+import { billionLaughs, declaredSize, deepNesting, externalEntity, hugePath, useBomb, useCycle } from '../test/security/hostile-svgs.ts';
 import { MUTATION_KINDS, mutate } from './mutations.ts';
 import type { Outcome } from './outcome.ts';
 
 /**
- * Seeded mutations of valid JPEG, PNG, GIF, WebP and AVIF files, and hand-made hostile shapes, through the
+ * Seeded mutations of valid JPEG, PNG, GIF, WebP, AVIF, TIFF and SVG files, and hand-made hostile shapes, through the
  * transform pipeline. Every case must end in an image or a 4xx within its work bound — at most
  * CASE_WORK_MS in the worker thread and CASE_RSS_MIB of the process's peak RSS growth (sampled while
  * it runs) — and an ordinary image must still render after it. The cases run in a worker thread that
  * is stopped when one takes longer than CASE_DEADLINE_MS, so a hang fails this test instead of
  * stalling CI. FUZZ_CASES_PER_FILE changes the number of cases (300 a file by default).
  */
-const BASES = ['gray.jpg', 'sampling-444.jpg', 'sampling-422.jpg', 'restart-420.jpg', 'progressive.jpg', 'photo-meta.jpg', 'portrait-o6.jpg', 'alpha.png', 'anim.gif', 'image.webp', 'lossless.webp', 'image.avif'];
+const BASES = ['gray.jpg', 'sampling-444.jpg', 'sampling-422.jpg', 'restart-420.jpg', 'progressive.jpg', 'photo-meta.jpg', 'portrait-o6.jpg', 'alpha.png', 'anim.gif', 'image.webp', 'lossless.webp', 'image.avif', 'logo.svg', 'lzw.tiff', 'tiles.tiff', 'jpeg.tiff', 'packbits-16.tiff'];
 /** Bases made here with sharp (not committed): a lossless WebP and an AVIF of photo-meta.jpg, the heap-frame decoders' other paths. */
 const generated: Record<string, Uint8Array> = {};
+/** TIFF bases, made with sharp in beforeAll: LZW strips with a predictor, deflate tiles with alpha, JPEG tiles, 16-bit grey PackBits. */
+const TIFF_BASES: Record<string, (s: Sharp) => Sharp> = {
+  'lzw.tiff': (s) => s.tiff({ compression: 'lzw', predictor: 'horizontal' }),
+  'tiles.tiff': (s) => s.ensureAlpha(0.5).tiff({ compression: 'deflate', tile: true, tileWidth: 32, tileHeight: 32 }),
+  'jpeg.tiff': (s) => s.tiff({ compression: 'jpeg', quality: 80, tile: true, tileWidth: 64, tileHeight: 64 }),
+  'packbits-16.tiff': (s) => s.toColourspace('grey16').tiff({ compression: 'packbits' }),
+};
 const PER_BASE = Number(process.env.FUZZ_CASES_PER_FILE ?? 300);
 const CASE_DEADLINE_MS = 10_000;
 /** A case's work bound: generous for a shared CI machine, far below what an unbounded decode takes (seconds, gigabytes). */
@@ -127,6 +138,7 @@ beforeAll(async () => {
   const photo = sharp(join(fixtures, 'photo-meta.jpg')).resize(64);
   generated['lossless.webp'] = new Uint8Array(await photo.clone().webp({ lossless: true }).toBuffer());
   generated['image.avif'] = new Uint8Array(await photo.clone().avif({ quality: 50, effort: 0 }).toBuffer());
+  for (const [name, make] of Object.entries(TIFF_BASES)) generated[name] = new Uint8Array(await make(sharp(join(fixtures, 'photo-meta.jpg')).resize(100, 70)).toBuffer());
 });
 
 afterAll(async () => {
@@ -168,6 +180,16 @@ describe('decoder fuzz', () => {
       ['second frame', withSecondFrame(await file('sampling-444.jpg'), 32768, 32768)],
       ['GIF frame outside its screen', gifWithFrame([10, 10], [8000, 8000])],
       ['WebP bitstream outside its canvas', webpWithBitstream([10, 10], [8000, 8000])],
+      ['SVG billion laughs', billionLaughs()],
+      ['SVG external entity', externalEntity('http://127.0.0.1:9/xxe')],
+      ['SVG declaring 100000×100000', declaredSize(100_000, 100_000)],
+      ['SVG use bomb', useBomb(12, 10)],
+      ['SVG reference cycle', useCycle()],
+      ['SVG 10,000 nested groups', deepNesting(10_000)],
+      ['TIFF 100,000,000×1 in one strip of 8 bytes', tiffWith(tiffTags(100_000_000, 1, 1, [8], [8]), new Uint8Array(8))],
+      ['TIFF 16×16 in one 65536×65536 tile', tiffWith(tiffTags(16, 16, 1, [8], [8], { tile: [65536, 65536] }), new Uint8Array(8))],
+      ['TIFF 1×100,000,000 in strips of one row, one listed', tiffWith(tiffTags(1, 100_000_000, 1, [8], [3], { rowsPerStrip: 1 }), new Uint8Array(3))],
+      ['TIFF JPEG tile whose frame says 60000×60000', await (async () => { const jpeg = withFrameSize(await file('gray.jpg'), 60000, 60000); return tiffWith(tiffTags(64, 64, 7, [8], [jpeg.length], { tile: [64, 64] }), jpeg); })()],
       ['AVIF ispe 40×30 over a 4000×3000 frame', withIspe(await flatAvif(4000, 3000), 40, 30)],
     ];
     for (const [what, bytes] of cases) {
@@ -195,6 +217,12 @@ describe('decoder fuzz', () => {
       ['GIF frame flood: 100,000 frames', gifWithFrames([10, 10], 100_000)],
       ['WebP 16384×1', webpWithBitstream([16384, 1], [16384, 1])],
       ['WebP 1×16384 bitstream in a 1×1 canvas', webpWithBitstream([1, 1], [1, 16384])],
+      ['SVG path of 150,000 segments', hugePath(150_000)],
+      ['SVG 100 nested layers', deepNesting(100)],
+      ['SVG declaring 65535×1', declaredSize(65535, 1)],
+      ['TIFF 4000×4000 whose 63 PackBits strips share one run of zeros', tiffWith(tiffTags(4000, 4000, 32773, Array(63).fill(8), Array(63).fill(packBitsZeros(4000 * 64 * 3).length), { rowsPerStrip: 64 }), packBitsZeros(4000 * 64 * 3))],
+      ['TIFF 65535×1, uncompressed', tiffWith(tiffTags(65535, 1, 1, [8], [65535 * 3]), new Uint8Array(65535 * 3))],
+      ['TIFF 1×65535 in 65,535 strips of one row', tiffWith(tiffTags(1, 65535, 1, Array(65535).fill(8), Array(65535).fill(3), { rowsPerStrip: 1 }), new Uint8Array(3))],
     ];
     const failures: string[] = [];
     for (const [what, bytes] of cases) {

@@ -20,7 +20,7 @@ export const MUTATION_KINDS: MutationKind[] = ['bitflip', 'byte', 'truncate', 'h
 
 /**
  * Offsets of the bytes a decoder reads as header fields: JPEG marker segments before the scan, an
- * AVIF's boxes before its mdat (ispe, av1C, pixi), the first chunks of PNG, GIF and WebP.
+ * AVIF's boxes before its mdat (ispe, av1C, pixi), a TIFF's first directory, the first chunks of PNG, GIF and WebP.
  */
 function headerRange(b: Uint8Array): [number, number] {
   if (b[0] === 0xff && b[1] === 0xd8) {
@@ -31,6 +31,13 @@ function headerRange(b: Uint8Array): [number, number] {
   if (String.fromCharCode(...b.subarray(4, 8)) === 'ftyp') {
     const mdat = Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf('mdat');
     return [8, mdat < 0 ? Math.min(b.length, 512) : mdat];
+  }
+  // TIFF: its first directory, wherever it is (libtiff writes it after the image data).
+  if ((b[0] === 0x49 && b[1] === 0x49) || (b[0] === 0x4d && b[1] === 0x4d)) {
+    const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const le = b[0] === 0x49;
+    const ifd = view.getUint32(4, le);
+    if (ifd + 2 <= b.length) return [ifd, Math.min(b.length, ifd + 2 + 12 * view.getUint16(ifd, le))];
   }
   return [0, Math.min(b.length, 64)];
 }

@@ -1,3 +1,4 @@
+import { meanDifference, rgba } from './compare.ts';
 import sharp, { type Sharp } from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readDimensions } from '../src/images/dimensions.ts';
@@ -20,23 +21,6 @@ const MAX_PIXELS = 4_000_000;
 function picture(width: number, height: number, alpha = false): Sharp {
   const svg = `<svg width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg"><defs><linearGradient id="g" x2="1" y2="1"><stop offset="0" stop-color="#e03020"/><stop offset="0.5" stop-color="#20c060"/><stop offset="1" stop-color="#2040e0"/></linearGradient><linearGradient id="a"><stop offset="0" stop-opacity="0"/><stop offset="1" stop-opacity="1"/></linearGradient><mask id="m"><rect width="100%" height="100%" fill="${alpha ? 'url(#a)' : '#fff'}"/></mask></defs><g mask="url(#m)"><rect width="100%" height="100%" fill="url(#g)"/><circle cx="${width * 0.3}" cy="${height * 0.4}" r="${height * 0.2}" fill="#ffe040"/><rect x="${width * 0.6}" y="${height * 0.55}" width="${width * 0.25}" height="${height * 0.3}" fill="#101010"/></g></svg>`;
   return sharp(Buffer.from(svg)).png();
-}
-
-async function rgba(file: Buffer | Uint8Array): Promise<{ width: number; height: number; data: Uint8Array }> {
-  const { data, info } = await sharp(file).ensureAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data: new Uint8Array(data) };
-}
-
-/** Mean absolute difference of premultiplied RGBA, in levels of 255. */
-function meanDifference(a: Uint8Array, b: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i += 4) {
-    const aa = a[i + 3] as number;
-    const ba = b[i + 3] as number;
-    for (let c = 0; c < 3; c++) sum += Math.abs(((a[i + c] as number) * aa) / 255 - ((b[i + c] as number) * ba) / 255);
-    sum += Math.abs(aa - ba);
-  }
-  return sum / a.length;
 }
 
 async function transformed(file: Buffer, query: string, format: string, streamed = false): Promise<Uint8Array> {

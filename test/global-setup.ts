@@ -60,6 +60,12 @@ export default async function setup({ provide }: TestProject) {
   fixtures['generated-12mp-lossless.webp'] = (await sharp(gradient12).webp({ lossless: true, effort: 0 }).toBuffer()).toString('base64');
   fixtures['generated-12mp.avif'] = (await sharp(gradient12).avif({ quality: 50, chromaSubsampling: '4:2:0', effort: 0 }).toBuffer()).toString('base64');
   fixtures['generated-cmyk.jpg'] = (await sharp(Buffer.from(fixtures['photo-meta.jpg'] as string, 'base64')).toColourspace('cmyk').jpeg().toBuffer()).toString('base64');
+  // TIFF sources (test/assets/tiff.test.ts): libtiff writes the directory after the image data, so
+  // the uncompressed one has its directory ~2.9 MB in, past every first read.
+  const tiff = sharp(Buffer.from(fixtures['generated-progressive-12mp.jpg'], 'base64')).resize(1200, 800);
+  fixtures['generated-strips.tiff'] = (await tiff.clone().tiff({ compression: 'none' }).toBuffer()).toString('base64');
+  fixtures['generated-tiles.tiff'] = (await tiff.clone().ensureAlpha(0.5).tiff({ compression: 'deflate', predictor: 'horizontal', tile: true, tileWidth: 256, tileHeight: 256 }).toBuffer()).toString('base64');
+  fixtures['generated-jpeg.tiff'] = (await tiff.clone().tiff({ compression: 'jpeg', quality: 85 }).toBuffer()).toString('base64');
   provide('fixtures', fixtures);
 
   const sockets = new Set<net.Socket>();

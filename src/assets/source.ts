@@ -3,11 +3,12 @@ import type { FileRow } from '../db/schema';
 import { AppError } from '../errors/app-error';
 import { type Dimensions, readDimensions } from '../images/dimensions';
 import type { StreamedSource } from '../images/pipeline';
+import { isTiff } from '../images/tiff-ifd';
 import { concat } from '../lib/bytes';
 import { storageFor } from '../storage';
 
-/** Types the pipeline decodes; others are served as they are, as Directus does. */
-export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
+/** Types the pipeline decodes (SVG rendered to raster); others are served as they are, as Directus does. */
+export const RASTER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff', 'image/svg+xml']);
 
 /** A source larger than this is not fetched into memory to be decoded (PNG is streamed instead). */
 const MAX_SOURCE_BYTES = 48 * 1024 * 1024;
@@ -54,8 +55,10 @@ export async function readSource(
   try {
     let prefix = await readTo(HEADER_BYTES);
     let header = readDimensions(prefix);
-    while (header && 'needBytes' in header && header.needBytes > size && !ended && size < 4 * HEADER_BYTES) {
-      prefix = await readTo(header.needBytes + HEADER_BYTES);
+    // A TIFF's directory is often at its end: it is read as far as a whole source may be.
+    const headerLimit = isTiff(prefix) ? MAX_SOURCE_BYTES + 1 : 4 * HEADER_BYTES;
+    while (header && 'needBytes' in header && header.needBytes > size && !ended && size < headerLimit) {
+      prefix = await readTo(Math.min(header.needBytes + HEADER_BYTES, headerLimit));
       header = readDimensions(prefix);
     }
     if (!header || 'needBytes' in header) throw new AppError('UNPROCESSABLE_IMAGE', `File "${row.id}" is not an image that can be transformed (its header could not be read).`);

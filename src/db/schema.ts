@@ -60,7 +60,7 @@ export interface AssetPreset {
   height?: number;
   quality?: number;
   withoutEnlargement?: boolean;
-  format?: 'jpg' | 'jpeg' | 'png' | 'webp' | 'avif' | 'auto';
+  format?: 'jpg' | 'jpeg' | 'png' | 'webp' | 'avif' | 'tiff' | 'auto';
   /** Directus `transforms`: `[operation, ...arguments]` lists, checked when the settings are saved. */
   transforms?: unknown[];
 }

@@ -3,6 +3,7 @@ import { AppError } from '../errors/app-error';
 import { concat } from '../lib/bytes';
 import { wellFormedType } from './media-type';
 import { extensionOf } from './record';
+import { afterPrologue } from '../images/svg-size';
 
 /**
  * How much of a file is held to learn what it is: enough for every magic number and, for almost
@@ -92,10 +93,7 @@ function isText(head: Uint8Array): boolean {
 }
 
 function isSvg(head: Uint8Array): boolean {
-  const text = new TextDecoder().decode(head.subarray(0, 4096)).replace(/^\uFEFF/, '');
-  // An XML declaration, comments and a doctype may precede the root element.
-  const rest = text.replace(/^\s*(<\?xml[\s\S]*?\?>\s*)?((<!--[\s\S]*?-->|<!DOCTYPE[^>]*>)\s*)*/i, '');
-  return /^<svg[\s>]/i.test(rest);
+  return /^<svg[\s>]/i.test(afterPrologue(new TextDecoder().decode(head.subarray(0, 4096))));
 }
 
 /**

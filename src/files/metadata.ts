@@ -1,6 +1,8 @@
 import { DOMParser } from '@xmldom/xmldom';
 import ExifReader from 'exifreader';
 import { readDimensions } from '../images/dimensions';
+import { svgDimensions } from '../images/svg-size';
+import { isTiff, tiffSizeByRange } from '../images/tiff-ifd';
 import { isForbiddenKey } from '../lib/safe-keys';
 import { type RangeReader, scrapeMedia } from './media';
 import { log } from '../lib/log';
@@ -45,7 +47,12 @@ export async function scrapeMetadata(
   allowList: string[] | '*',
 ): Promise<ScrapedMetadata> {
   if (isMedia(type)) return scrapeMedia(head, size, type, read);
-  if (!type.startsWith('image/') || type === 'image/svg+xml') return {};
+  if (type === 'image/svg+xml') {
+    // The size its root element declares (the one it is rendered at); the markup is not parsed here.
+    const size = svgDimensions(head);
+    return size && 'width' in size ? { width: size.width, height: size.height } : {};
+  }
+  if (!type.startsWith('image/')) return {};
   let bytes = head;
   const limit = Math.min(size, METADATA_CAP);
   /** Extends `bytes` to cover [0, end) plus some slack (the next segment header), within the cap. */
@@ -58,6 +65,11 @@ export async function scrapeMetadata(
 
   let dims = readDimensions(bytes);
   while (dims && 'needBytes' in dims && (await more(dims.needBytes))) dims = readDimensions(bytes);
+  if (dims && 'needBytes' in dims && isTiff(bytes)) {
+    // A TIFF's directory may sit at the end of a file far larger than the cap: read there alone.
+    const found = await tiffSizeByRange(bytes, size, read);
+    if (found) dims = { format: 'tiff', ...found };
+  }
 
   let tags: ReturnType<typeof load> | undefined;
   try {

@@ -2,8 +2,11 @@
  * Image dimensions read from the container header, without decoding a pixel: the first thing to
  * know about an image (for the record, and to refuse what cannot be decoded in 128 MB).
  */
+import { svgDimensions } from './svg-size';
+import { isTiff, tiffDimensions } from './tiff-ifd';
 
-export type RasterFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'avif' | 'bmp';
+/** `svg` is vector: its size is the one it declares (./svg-size.ts), rendered by ./svg.ts. */
+export type RasterFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'avif' | 'bmp' | 'tiff' | 'svg';
 
 export interface Dimensions {
   format: RasterFormat;
@@ -39,7 +42,11 @@ export function readDimensions(head: Uint8Array): HeaderRead {
   if (ascii(head, 0, 2) === 'BM' && head.length >= 26) {
     return { format: 'bmp', width: Math.abs(i32le(head, 18)), height: Math.abs(i32le(head, 22)) };
   }
-  return undefined;
+  if (isTiff(head)) {
+    const size = tiffDimensions(head);
+    return size && 'width' in size ? { format: 'tiff', ...size } : size;
+  }
+  return svgDimensions(head);
 }
 
 /** Walks the JPEG segments to the frame header (SOFn), which carries the dimensions. */

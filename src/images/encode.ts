@@ -4,6 +4,7 @@ import webpEncode, { init as initWebpEncoder } from '@jsquash/webp/encode.js';
 import webpEncoderWasm from '@jsquash/webp/codec/enc/webp_enc_simd.wasm';
 import type { PhotonImage } from '@cf-wasm/photon';
 import { encodeJpeg } from './jpeg-encode';
+import { encodeTiff } from './tiff-encode';
 import type { OutputFormat } from './transform';
 
 /**
@@ -19,7 +20,8 @@ let avifReady: Promise<unknown> | undefined;
 
 /**
  * Encodes a finished image. JPEG with MozJPEG (./jpeg-encode.ts), PNG with photon; WebP with libwebp,
- * lossy at `quality` (lossless only when asked for by `lossless`); AVIF with libaom through libavif at `quality`.
+ * lossy at `quality` (lossless only when asked for by `lossless`); AVIF with libaom through libavif at `quality`;
+ * TIFF lossless (./tiff-encode.ts).
  */
 export async function encodeImage(img: PhotonImage, format: OutputFormat, quality: number, lossless: boolean): Promise<Uint8Array> {
   switch (format) {
@@ -37,6 +39,8 @@ export async function encodeImage(img: PhotonImage, format: OutputFormat, qualit
       await avifReady;
       return new Uint8Array(await avifEncode(imageData(img), { quality, speed: AVIF_SPEED }));
     }
+    case 'tiff':
+      return encodeTiff(img.get_raw_pixels(), img.get_width(), img.get_height());
   }
 }
 

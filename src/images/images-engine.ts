@@ -14,6 +14,8 @@ import { CONTENT_TYPES, type Transform } from './transform';
  * made by the WASM engine. The binding applies the EXIF orientation itself, as the WASM engine does.
  */
 export function imagesTransforms(t: Transform, header: Dimensions, orientation: number): ImageTransform[] | undefined {
+  // Images neither reads nor writes TIFF.
+  if (t.format === 'tiff' || header.format === 'tiff') return undefined;
   if (t.fit === 'outside' && t.width !== undefined && t.height !== undefined) return undefined;
   if (t.operations.some((o) => o.op !== 'rotate' && o.op !== 'flip' && o.op !== 'flop' && o.op !== 'grayscale')) return undefined;
   const steps: ImageTransform[] = [];

@@ -3,11 +3,13 @@ import { AppError } from '../errors/app-error';
 import type { Dimensions } from './dimensions';
 import { decodeImage, type Pixels } from './decode';
 import { decodePng, PngLimitError, pngRowStateBytes } from './png';
+import { decodeTiff, TiffError, TiffLimitError, tiffStateBytes } from './tiff';
 import { decodeWebp } from './webp';
 import { decodeAvif } from './avif';
 import { decodedExtent } from './frames';
 import { plan } from './geometry';
 import { exifOrientation } from './orientation';
+import { renderSvg } from './svg';
 import { encodeImage } from './encode';
 import { DEFAULT_MAX_PASSES } from '../config/globals';
 import { applyPixelOperations, type Operation, operationCost, orientationWith } from './operations';
@@ -164,7 +166,7 @@ async function render(source: Uint8Array | StreamedSource, header: Dimensions, o
     return made;
   };
   try {
-    const reduced = header.format === 'png' ? reducedPng : header.format === 'webp' || header.format === 'avif' ? reducedHeapFrame : decodedKept;
+    const reduced = header.format === 'png' ? reducedPng : header.format === 'svg' ? renderSvg : header.format === 'tiff' ? reducedTiff : header.format === 'webp' || header.format === 'avif' ? reducedHeapFrame : decodedKept;
     let current = next(await reduced(source, header, storedTarget, kept, maxPixels));
     if (current.get_width() !== kept.width || current.get_height() !== kept.height) {
       const factor = current.get_width() / kept.width;
@@ -254,25 +256,12 @@ async function reducedHeapFrame(source: Uint8Array | StreamedSource, header: Dim
 /**
  * PNG: decoded row by row straight into the kept region at about twice the target (or as it is,
  * when that is not much larger), so what is held follows the output, whatever the source's size.
- * An averaged pixel costs a float64 sum per channel besides its RGBA: counted as two pixels.
  */
 async function reducedPng(source: Uint8Array | StreamedSource, header: Dimensions, target: { width: number; height: number }, kept: Rect, maxPixels: number): Promise<PhotonImage> {
   if (header.width * header.height > MAX_STREAMED_SOURCE_PIXELS) {
     throw unprocessable(`The image is ${header.width}×${header.height}; transforms read PNG sources of at most ${MAX_STREAMED_SOURCE_PIXELS} pixels.`);
   }
-  const region = scaledRect(kept, target, header);
-  const within = (w: number, h: number) => ({ width: Math.min(region.width, w), height: Math.min(region.height, h) });
-  let out = region;
-  let held = region.width * region.height;
-  if (region.width > 2 * kept.width || region.height > 2 * kept.height || held > maxPixels) {
-    out = { ...region, ...within(2 * kept.width, 2 * kept.height) };
-    held = 2 * out.width * out.height;
-    if (held > maxPixels) {
-      out = { ...region, ...within(kept.width, kept.height) };
-      held = 2 * out.width * out.height;
-    }
-  }
-  assertDecodable(header, held, maxPixels);
+  const { region, out, held } = rowReduction(header, target, kept, maxPixels);
   let decoded: Pixels;
   try {
     decoded = await decodePng(source instanceof Uint8Array ? source : source.stream, (h) => {
@@ -288,6 +277,49 @@ async function reducedPng(source: Uint8Array | StreamedSource, header: Dimension
     throw new AppError('UNPROCESSABLE_IMAGE', 'The PNG file could not be decoded.', { cause: error });
   }
   return new PhotonImage(decoded.data, decoded.width, decoded.height);
+}
+
+/** TIFF: decoded a band of strips or tiles at a time into the kept region, as PNG is (./tiff.ts). */
+async function reducedTiff(source: Uint8Array | StreamedSource, header: Dimensions, target: { width: number; height: number }, kept: Rect, maxPixels: number): Promise<PhotonImage> {
+  if (!(source instanceof Uint8Array)) throw new Error('a TIFF is decoded from its bytes');
+  const { region, out, held } = rowReduction(header, target, kept, maxPixels);
+  let decoded: Pixels;
+  try {
+    decoded = await decodeTiff(source, (info) => {
+      if (info.width !== header.width || info.height !== header.height) throw new Error('the directory differs from the header read');
+      // One band of segments is held too: checked before any is decompressed.
+      assertDecodable(header, held + Math.ceil(tiffStateBytes(info) / BYTES_PER_PIXEL), maxPixels);
+      return { ...region, outWidth: out.width, outHeight: out.height };
+    });
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    if (error instanceof TiffLimitError) throw unprocessable(error.message);
+    if (error instanceof TiffError) throw unprocessable(`The TIFF file cannot be transformed: ${error.message}.`);
+    throw new AppError('UNPROCESSABLE_IMAGE', 'The TIFF file could not be decoded.', { cause: error });
+  }
+  return new PhotonImage(decoded.data, decoded.width, decoded.height);
+}
+
+/**
+ * For a decoder that reduces as rows come: the source region kept, the size it is reduced to
+ * (about twice the target, or as it is when that is not much larger) and the pixels that holds.
+ * An averaged pixel costs a float64 sum per channel besides its RGBA: counted as two pixels.
+ */
+function rowReduction(header: Dimensions, target: { width: number; height: number }, kept: Rect, maxPixels: number) {
+  const region = scaledRect(kept, target, header);
+  const within = (w: number, h: number) => ({ width: Math.min(region.width, w), height: Math.min(region.height, h) });
+  let out = region;
+  let held = region.width * region.height;
+  if (region.width > 2 * kept.width || region.height > 2 * kept.height || held > maxPixels) {
+    out = { ...region, ...within(2 * kept.width, 2 * kept.height) };
+    held = 2 * out.width * out.height;
+    if (held > maxPixels) {
+      out = { ...region, ...within(kept.width, kept.height) };
+      held = 2 * out.width * out.height;
+    }
+  }
+  assertDecodable(header, held, maxPixels);
+  return { region, out, held };
 }
 
 function assertDecodable(header: Dimensions, decoded: number, maxPixels: number): void {

@@ -5,7 +5,7 @@ import { plan } from './geometry';
 import { checkTransforms, type Operation, parseTransforms } from './operations';
 
 export type Fit = 'cover' | 'contain' | 'inside' | 'outside';
-export type OutputFormat = 'jpg' | 'png' | 'webp' | 'avif';
+export type OutputFormat = 'jpg' | 'png' | 'webp' | 'avif' | 'tiff';
 
 /**
  * The largest AVIF output, in pixels. libaom's memory grows ~50 bytes a pixel (Node RSS: +87 MB from
@@ -73,8 +73,8 @@ function fitOf(raw: string | null): Fit | undefined {
 function formatOf(raw: string | null): OutputFormat | 'auto' | undefined {
   if (raw === null || raw === '') return undefined;
   if (raw === 'jpeg' || raw === 'jpg') return 'jpg';
-  if (raw === 'png' || raw === 'webp' || raw === 'avif' || raw === 'auto') return raw;
-  throw invalid(`"format" must be jpg, jpeg, png, webp, avif or auto; got "${raw}".`);
+  if (raw === 'png' || raw === 'webp' || raw === 'avif' || raw === 'tiff' || raw === 'auto') return raw;
+  throw invalid(`"format" must be jpg, jpeg, png, webp, avif, tiff or auto; got "${raw}".`);
 }
 
 function booleanOf(name: string, raw: string | null): boolean | undefined {
@@ -204,4 +204,4 @@ export function canonical(t: Transform): string {
   return parts.join('&');
 }
 
-export const CONTENT_TYPES: Record<OutputFormat, string> = { jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp', avif: 'image/avif' };
+export const CONTENT_TYPES: Record<OutputFormat, string> = { jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp', avif: 'image/avif', tiff: 'image/tiff' };

@@ -653,7 +653,7 @@ export interface components {
             /** @enum {string} */
             fit?: "cover" | "contain" | "inside" | "outside";
             /** @enum {string} */
-            format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+            format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
             height?: number;
             key: string;
             quality?: number;
@@ -1072,7 +1072,7 @@ export interface operations {
                 /** @description The cover crop's centre (default: the file's). */
                 focal_point_y?: string;
                 /** @description `auto` picks from Accept. */
-                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
                 /** @description Height in pixels (alias `h`). */
                 height?: string;
                 /** @description A preset (Settings `storage_asset_presets`, or a system preset). */
@@ -1148,7 +1148,7 @@ export interface operations {
                 /** @description The cover crop's centre (default: the file's). */
                 focal_point_y?: string;
                 /** @description `auto` picks from Accept. */
-                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
                 /** @description Height in pixels (alias `h`). */
                 height?: string;
                 /** @description A preset (Settings `storage_asset_presets`, or a system preset). */
@@ -1224,7 +1224,7 @@ export interface operations {
                 /** @description The cover crop's centre (default: the file's). */
                 focal_point_y?: string;
                 /** @description `auto` picks from Accept. */
-                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
                 /** @description Height in pixels (alias `h`). */
                 height?: string;
                 /** @description A preset (Settings `storage_asset_presets`, or a system preset). */
@@ -1301,7 +1301,7 @@ export interface operations {
                 /** @description The cover crop's centre (default: the file's). */
                 focal_point_y?: string;
                 /** @description `auto` picks from Accept. */
-                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
                 /** @description Height in pixels (alias `h`). */
                 height?: string;
                 /** @description A preset (Settings `storage_asset_presets`, or a system preset). */
@@ -1670,7 +1670,7 @@ export interface operations {
                 /** @description The cover crop's centre (default: the file's). */
                 focal_point_y?: string;
                 /** @description `auto` picks from Accept. */
-                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "auto";
+                format?: "jpg" | "jpeg" | "png" | "webp" | "avif" | "tiff" | "auto";
                 /** @description Height in pixels (alias `h`). */
                 height?: string;
                 /** @description A preset (Settings `storage_asset_presets`, or a system preset). */

@@ -11,7 +11,7 @@ export const assetParameters = {
   height: { schema: int, description: 'Height in pixels (alias `h`).' },
   fit: { schema: z.enum(['cover', 'contain', 'inside', 'outside']), description: 'How the image fits width × height (alias `f`).' },
   quality: { schema: int, description: '1 to 100 (alias `q`).' },
-  format: { schema: z.enum(['jpg', 'jpeg', 'png', 'webp', 'avif', 'auto']), description: '`auto` picks from Accept.' },
+  format: { schema: z.enum(['jpg', 'jpeg', 'png', 'webp', 'avif', 'tiff', 'auto']), description: '`auto` picks from Accept.' },
   withoutEnlargement: { schema: z.enum(['true', 'false']), description: 'Never upscale.' },
   focal_point_x: { schema: int, description: 'The cover crop\'s centre (default: the file\'s).' },
   focal_point_y: { schema: int, description: 'The cover crop\'s centre (default: the file\'s).' },

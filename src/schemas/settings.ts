@@ -3,7 +3,7 @@ import { itemOf } from './common';
 import { named } from './registry';
 
 const fit = z.enum(['cover', 'contain', 'inside', 'outside']);
-const format = z.enum(['jpg', 'jpeg', 'png', 'webp', 'avif', 'auto']);
+const format = z.enum(['jpg', 'jpeg', 'png', 'webp', 'avif', 'tiff', 'auto']);
 const transformMode = z.enum(['all', 'presets', 'none']);
 const fileNaming = z.enum(['uuid', 'original']);
 

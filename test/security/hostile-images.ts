@@ -181,3 +181,59 @@ export function gifWithFrames(screen: [number, number], count: number): Uint8Arr
     [0x3b],
   );
 }
+
+/** A TIFF tag: its number, type (3 SHORT, 4 LONG) and values. */
+export type TiffTag = [tag: number, type: 3 | 4, values: number[]];
+
+/**
+ * A little-endian TIFF of `data` (at offset 8) and one directory of `tags` after it, as they are
+ * given: nothing is checked, so the directory may claim any size, layout or offsets.
+ */
+export function tiffWith(tags: TiffTag[], data: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const ifd = 8 + data.length + (data.length & 1);
+  const extra = tags.reduce((n, [, type, v]) => (v.length * (type === 3 ? 2 : 4) > 4 ? n + v.length * (type === 3 ? 2 : 4) : n), 0);
+  const out = new Uint8Array(ifd + 2 + 12 * tags.length + 4 + extra);
+  const view = new DataView(out.buffer);
+  out.set([0x49, 0x49, 42, 0]);
+  view.setUint32(4, ifd, true);
+  out.set(data, 8);
+  view.setUint16(ifd, tags.length, true);
+  let at = ifd + 2 + 12 * tags.length + 4;
+  [...tags].sort((a, b) => a[0] - b[0]).forEach(([tag, type, values], k) => {
+    const e = ifd + 2 + 12 * k;
+    const size = type === 3 ? 2 : 4;
+    view.setUint16(e, tag, true);
+    view.setUint16(e + 2, type, true);
+    view.setUint32(e + 4, values.length, true);
+    let p = e + 8;
+    if (values.length * size > 4) {
+      view.setUint32(e + 8, at, true);
+      p = at;
+      at += values.length * size;
+    }
+    for (const v of values) {
+      if (size === 2) view.setUint16(p, v, true);
+      else view.setUint32(p, v, true);
+      p += size;
+    }
+  });
+  return out;
+}
+
+/** An 8-bit RGB TIFF's tags for `width`×`height` in segments at `offsets` of `counts` bytes (tiles when `tile` is given). */
+export function tiffTags(width: number, height: number, compression: number, offsets: number[], counts: number[], layout: { rowsPerStrip?: number; tile?: [number, number] } = {}): TiffTag[] {
+  const tags: TiffTag[] = [
+    [256, 4, [width]],
+    [257, 4, [height]],
+    [258, 3, [8, 8, 8]],
+    [259, 3, [compression]],
+    [262, 3, [2]],
+    [277, 3, [3]],
+  ];
+  if (layout.tile) tags.push([322, 4, [layout.tile[0]]], [323, 4, [layout.tile[1]]], [324, 4, offsets], [325, 4, counts]);
+  else tags.push([273, 4, offsets], [278, 4, [layout.rowsPerStrip ?? height]], [279, 4, counts]);
+  return tags;
+}
+
+/** PackBits runs of zeros: 128 bytes for every 2. */
+export const packBitsZeros = (bytes: number) => Uint8Array.from({ length: 2 * Math.ceil(bytes / 128) }, (_, i) => (i % 2 === 0 ? 0x81 : 0));

@@ -14,7 +14,8 @@ export interface Received {
  * Global setup (Node): a webhook receiver on 127.0.0.1. `POST /hooks/<name>` is recorded and
  * answered 204, except that names starting `fail-once-` answer 500 to their first POST and
  * `fail-` ones always answer 503. `GET /received/<name>` gives back what `<name>` was sent;
- * `GET /files/<name>` serves a few bytes to import.
+ * `GET /files/<name>` serves a few bytes to import. Any request to `/probe/<name>/…` is recorded under
+ * `<name>` (answered 404): a place that must never be asked anything (an SVG's external references).
  */
 export default async function setup() {
   const received = new Map<string, Received[]>();
@@ -32,6 +33,9 @@ export default async function setup() {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(received.get(name) ?? []));
     } else if (req.method === 'GET' && kind === 'files') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`imported from the receiver: ${name}`);
+    } else if (kind === 'probe') {
+      received.set(name, [...(received.get(name) ?? []), { headers: { 'x-path': req.url ?? '' }, body: Buffer.concat(chunks).toString('utf8') }]);
+      res.writeHead(404).end();
     } else {
       res.writeHead(404).end();
     }
