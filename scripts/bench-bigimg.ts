@@ -5,10 +5,8 @@
  * a 6 MP 4:2:0 AVIF → 400 px JPEG at a 5 MP budget (at the default 4 MP its heap is refused), and a
  * 12 MP AVIF, whose answer is the 422 naming its heap (its time beside sharp's thumbnail of it).
  */
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
-import { bundleForNode } from './bundle-engine.ts';
+import { loadEngine } from './bundle-engine.ts';
 
 /** A photo-like source: blurred noise, so the codecs see texture and not a flat field. */
 const photo = (width: number, height: number) =>
@@ -20,13 +18,7 @@ const photo = (width: number, height: number) =>
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 export async function benchBigimg(): Promise<Record<string, unknown>> {
-  const outfile = join(tmpdir(), `edge-assets-bigimg-${process.pid}.mjs`);
-  await bundleForNode(
-    `export { transformImage } from './src/images/pipeline.ts'; export { readDimensions } from './src/images/dimensions.ts'; export { resolveTransform } from './src/images/transform.ts';`,
-    join(import.meta.dirname, '..'),
-    outfile,
-  );
-  const engine = await import(outfile);
+  const engine = await loadEngine('bigimg');
   const twelve = await photo(4000, 3000);
   const six = await photo(3000, 2000);
   const cases = [

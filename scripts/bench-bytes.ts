@@ -9,10 +9,9 @@
  * sharp's whole resize + encode.
  */
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { bundleForNode } from './bundle-engine.ts';
+import { loadEngine } from './bundle-engine.ts';
 import { lumaSsim, type Raw } from './ssim.ts';
 
 const PHOTOS = join(import.meta.dirname, '..', 'test', 'fixtures', 'photos');
@@ -56,13 +55,7 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
 const round = (n: number, d = 3) => +n.toFixed(d);
 
 export async function benchBytes(): Promise<Record<string, unknown>> {
-  const outfile = join(tmpdir(), `edge-assets-bytes-${process.pid}.mjs`);
-  await bundleForNode(
-    `export { transformImage } from './src/images/pipeline.ts'; export { readDimensions } from './src/images/dimensions.ts'; export { resolveTransform } from './src/images/transform.ts'; export { encodeJpeg } from './src/images/jpeg-encode.ts'; export { PhotonImage } from '@cf-wasm/photon';`,
-    join(import.meta.dirname, '..'),
-    outfile,
-  );
-  const engine = await import(outfile);
+  const engine = await loadEngine('bytes', "export { encodeJpeg } from './src/images/jpeg-encode.ts'; export { PhotonImage } from '@cf-wasm/photon';");
   const render = async (source: Uint8Array, query: string) => {
     const header = engine.readDimensions(source);
     const settings = { storage_asset_transform: 'all', storage_asset_presets: [] };

@@ -6,11 +6,10 @@
  * logo of the tests, and a generated illustration (600 curved paths, gradients, groups with opacity).
  */
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { billionLaughs, hugePath, useBomb } from '../test/security/hostile-svgs.ts';
-import { bundleForNode } from './bundle-engine.ts';
+import { loadEngine } from './bundle-engine.ts';
 import { type LocalStack, STACK_TOKEN, startLocalStack } from './local-stack.ts';
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
@@ -98,13 +97,7 @@ export async function benchSvg(rounds: number): Promise<Record<string, unknown>>
 
 /** The engine alone, bundled for Node as wrangler bundles it, against sharp: warmed up, median of 20. */
 async function engineOnly(): Promise<Record<string, unknown>> {
-  const outfile = join(tmpdir(), `edge-assets-svg-${process.pid}.mjs`);
-  await bundleForNode(
-    `export { transformImage } from './src/images/pipeline.ts'; export { readDimensions } from './src/images/dimensions.ts'; export { resolveTransform } from './src/images/transform.ts';`,
-    join(import.meta.dirname, '..'),
-    outfile,
-  );
-  const engine = await import(outfile);
+  const engine = await loadEngine('svg');
   const out: Record<string, unknown> = {};
   for (const c of CASES) {
     const header = engine.readDimensions(c.source);

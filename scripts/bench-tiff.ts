@@ -5,10 +5,8 @@
  * LZW 256×256 tiles, JPEG strips (what scanners and cameras write). Also `format=tiff` of the
  * 400 px result: our encoder's time and bytes against sharp's deflate TIFF.
  */
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import { bundleForNode } from './bundle-engine.ts';
+import { loadEngine } from './bundle-engine.ts';
 
 const WIDTH = 6000;
 const HEIGHT = 4000;
@@ -32,13 +30,7 @@ async function timeOf(fn: () => Promise<unknown>, runs: number): Promise<number>
 }
 
 export async function benchTiff() {
-  const outfile = join(tmpdir(), `edge-assets-tiff-${process.pid}.mjs`);
-  await bundleForNode(
-    `export { transformImage } from './src/images/pipeline.ts'; export { readDimensions } from './src/images/dimensions.ts'; export { resolveTransform } from './src/images/transform.ts';`,
-    join(import.meta.dirname, '..'),
-    outfile,
-  );
-  const engine = await import(outfile);
+  const engine = await loadEngine('tiff');
   const runs = Number(process.env.BENCH_TIFF_RUNS ?? 5);
   // A photo-like source: smooth gradients with noise, as the thumbnails case makes.
   const photo = await sharp({ create: { width: WIDTH, height: HEIGHT, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })

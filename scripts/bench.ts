@@ -29,7 +29,6 @@
 import { AwsClient } from 'aws4fetch';
 import autocannon from 'autocannon';
 import { readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tus from 'tus-js-client';
@@ -38,7 +37,7 @@ import { benchBytes } from './bench-bytes.ts';
 import { benchSvg } from './bench-svg.ts';
 import { direct } from './bench-direct.ts';
 import tusBench from './bench-tus.ts';
-import { bundleForNode } from './bundle-engine.ts';
+import { loadEngine } from './bundle-engine.ts';
 import { benchWebhooks } from './bench-webhooks.ts';
 import { benchBigimg } from './bench-bigimg.ts';
 import { benchTiff } from './bench-tiff.ts';
@@ -405,13 +404,7 @@ async function memory() {
  * transformImage against sharp on the same bytes, both warmed up, median of BENCH_ENGINE_RUNS (20).
  */
 async function engineOnly(cases: { name: string; source: Buffer; query: string; sharp: (b: Buffer) => Promise<Buffer> }[]) {
-  const outfile = join(tmpdir(), `edge-assets-engine-${process.pid}.mjs`);
-  await bundleForNode(
-    `export { transformImage } from './src/images/pipeline.ts'; export { readDimensions } from './src/images/dimensions.ts'; export { resolveTransform } from './src/images/transform.ts';`,
-    join(import.meta.dirname, '..'),
-    outfile,
-  );
-  const engine = await import(outfile);
+  const engine = await loadEngine('engine');
   const runs = Number(process.env.BENCH_ENGINE_RUNS ?? 20);
   const out: Record<string, unknown> = {};
   for (const c of cases) {

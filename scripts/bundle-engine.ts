@@ -4,6 +4,8 @@
  * worker threads and in the bench's engine-only cases. Runs in Node.
  */
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 
 export async function bundleForNode(source: string, resolveDir: string, outfile: string): Promise<void> {
@@ -28,4 +30,17 @@ export async function bundleForNode(source: string, resolveDir: string, outfile:
       },
     ],
   });
+}
+
+/** What the bench's engine-only cases call: the pipeline's header read, transform parsing and transform. */
+const ENGINE = `export { transformImage } from './src/images/pipeline.ts'; export { readDimensions } from './src/images/dimensions.ts'; export { resolveTransform } from './src/images/transform.ts';`;
+
+/**
+ * The image engine bundled as wrangler bundles it and imported into this process, with `extra`
+ * exports beside it; `name` keeps the bundles of concurrent cases apart.
+ */
+export async function loadEngine(name: string, extra = ''): Promise<any> {
+  const outfile = join(tmpdir(), `edge-assets-${name}-${process.pid}.mjs`);
+  await bundleForNode(`${ENGINE} ${extra}`, join(import.meta.dirname, '..'), outfile);
+  return import(outfile);
 }
