@@ -29,12 +29,19 @@ const fixtures = join(import.meta.dirname, '..', 'test', 'fixtures');
 /** The worker: one case, timed, with the process's peak RSS growth over it (getrusage's high-water mark). */
 const WORKER_SOURCE = `
 import { parentPort } from 'node:worker_threads';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { readDimensions } from '../src/images/dimensions.ts';
 import { transformImage } from '../src/images/pipeline.ts';
 import { resolveTransform } from '../src/images/transform.ts';
 import { AppError } from '../src/errors/app-error.ts';
 const settings = { storage_asset_transform: 'all', storage_asset_presets: [] };
+// The previous cases' garbage is collected before each case: left to a busy machine's GC, it was
+// counted in the next cases' peaks (CI saw 180-250 MiB, past the bound, on cases that pass alone).
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc');
 parentPort.on('message', async ({ id, source, query }) => {
+  collect();
   const before = process.memoryUsage().rss;
   const started = performance.now();
   let outcome;
