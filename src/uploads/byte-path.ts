@@ -32,10 +32,10 @@ export class BodySlicer {
   /** Bytes handed out so far. */
   consumed = 0;
 
-  /** `onBytes` sees every byte handed out, once and in order (hashes, the head). */
+  /** `onBytes` sees every byte handed out, once and in order (hashes, the head); a chunk is handed out once it resolves. */
   constructor(
     body: ReadableStream<Uint8Array>,
-    private readonly onBytes: (chunk: Uint8Array, at: number) => void,
+    private readonly onBytes: (chunk: Uint8Array, at: number) => Promise<void>,
   ) {
     try {
       this.reader = body.getReader({ mode: 'byob' });
@@ -102,8 +102,9 @@ export class BodySlicer {
       this.pending.unshift(chunk.slice(max));
       chunk = chunk.subarray(0, max);
     }
-    this.onBytes(chunk, this.consumed);
+    const at = this.consumed;
     this.consumed += chunk.byteLength;
+    await this.onBytes(chunk, at);
     return chunk;
   }
 

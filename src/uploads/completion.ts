@@ -5,7 +5,6 @@ import { concat } from '../lib/bytes';
 import { log } from '../lib/log';
 import type { S3Client } from '../storage/s3-client';
 import { assembleStep, type AssemblyLedger, headOfPartials, releasePartials } from './assembler';
-import { uploadChecksum } from './checksum';
 import type { Holdings } from './holdings';
 import type { PartWriter } from './part-writer';
 import type { State } from './session-store';
@@ -56,7 +55,7 @@ export class Completion {
       return true;
     }
     if (state.checksum === undefined) {
-      state.checksum = state.concat === 'final' ? null : await uploadChecksum(state, client);
+      state.checksum = await this.writer.hash.checksum(state);
       this.store.save(state);
     }
     const deps = h.deps();

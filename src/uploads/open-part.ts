@@ -1,4 +1,3 @@
-import type { ResumableSha256 } from '../lib/resumable-sha256';
 import type { UploadedPart } from '../storage/s3-client';
 
 /** How long a failed write waits for the request's own error. */
@@ -31,13 +30,12 @@ export class OpenPart {
 
   /**
    * `send` starts the request with the part's body; it answers the part (or nothing, for a
-   * PutObject). `hasher` is the upload's running SHA-256, carried from PATCH to PATCH.
+   * PutObject).
    */
   constructor(
     /** The upload offset where the part starts (a committed offset). */
     readonly start: number,
     readonly length: number,
-    readonly hasher: ResumableSha256 | undefined,
     send: (body: ReadableStream<Uint8Array>) => Promise<UploadedPart | undefined>,
   ) {
     // Pulled by storage, as a whole part's body is: each read of a piece waits for storage to ask.

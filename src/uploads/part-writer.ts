@@ -1,10 +1,9 @@
 import { HEAD_BYTES } from '../files/inspect';
 import { concat } from '../lib/bytes';
-import type { ResumableSha256 } from '../lib/resumable-sha256';
 import { MAX_PARTS } from '../storage/parts';
 import type { S3Client, UploadedPart } from '../storage/s3-client';
 import { BodySlicer } from './byte-path';
-import { RequestDigest, runningHash } from './checksum';
+import { RequestDigest, RunningHash } from './checksum';
 import type { Holdings } from './holdings';
 import { OpenPart } from './open-part';
 import { type AppendInput, type Progress, type State, total } from './session-store';
@@ -38,6 +37,8 @@ export class PartWriter {
   private readonly staging: Staging;
   /** The part PATCHes are feeding, while its request to storage lives (in memory only). */
   private open: OpenPart | undefined;
+  /** The upload's SHA-256 so far, for its record (in memory only). */
+  readonly hash = new RunningHash();
 
   constructor(private readonly holdings: Holdings) {
     this.staging = new Staging(holdings);
@@ -68,15 +69,14 @@ export class PartWriter {
     // The open part's request may have ended since the offset was checked: its bytes are gone.
     if (start !== input.offset) throw tusError(409, `Upload-Offset ${input.offset} does not match the server's offset ${start}.`);
     const carried = this.open;
-    const hasher = carried ? carried.hasher : runningHash(state);
+    const hasher = this.hash.at(state, start);
     const digest = input.checksum ? new RequestDigest(input.checksum.algorithm) : undefined;
     const w: Progress = { offset: state.offset, newParts: [], staged: this.store.segments(), head: carried?.head ?? [], assembled: false };
     if (carried) carried.head = [];
     let partsSent = this.store.partCount();
-    const slicer = new BodySlicer(body, (chunk, at) => {
-      hasher?.update(chunk);
-      digest?.update(chunk);
+    const slicer = new BodySlicer(body, async (chunk, at) => {
       if (start + at < HEAD_BYTES && state.concat !== 'partial') w.head.push(chunk.slice(0, HEAD_BYTES - start - at));
+      await Promise.all([hasher?.update(chunk), digest?.update(chunk)]);
     });
     const single = state.length !== undefined && state.length <= state.partSize;
     /** Starts the request for part `partsSent + 1` (or the single PutObject) with `body`, once the type is known. */
@@ -134,13 +134,13 @@ export class PartWriter {
             const sender = await send(partLength);
             landed(await sender(partBody(this.holdings.client(state), w, slicer.take(need))), need);
           } else if (state.length !== undefined && w.staged.length === 0 && !atomic) {
-            this.open = new OpenPart(w.offset, partLength, hasher, await send(partLength));
+            this.open = new OpenPart(w.offset, partLength, await send(partLength));
             continue;
           } else {
             await this.staging.stage(state, w, slicer.take(remaining), remaining);
           }
         }
-        if (!atomic) await this.commit(state, w, hasher);
+        if (!atomic) await this.commit(state, w);
       }
     } catch (error) {
       await slicer.cancel();
@@ -159,7 +159,7 @@ export class PartWriter {
         await this.staging.drop(state, w.staged, this.store.segments());
         throw tusError(460, `The ${input.checksum.algorithm} checksum of this request's body does not match Upload-Checksum; its bytes were discarded.`);
       }
-      await this.commit(state, w, hasher);
+      await this.commit(state, w);
     }
     // The open part's first bytes of the upload wait with it for its answer.
     if (this.open) this.open.head = w.head;
@@ -194,11 +194,10 @@ export class PartWriter {
    * Makes a PATCH's progress durable in one transaction; segments sent in parts are deleted after,
    * before the next piece (s3rver loses a write racing a delete in the same folder).
    */
-  private async commit(state: State, w: Progress, hasher: ResumableSha256 | undefined): Promise<void> {
+  private async commit(state: State, w: Progress): Promise<void> {
     const before = this.store.segments();
     state.offset = w.offset;
     if (w.assembled) state.assembled = true;
-    if (hasher) state.hash = hasher.save();
     state.expiresAt = Date.now() + state.expirationMs;
     this.store.commit(state, w);
     w.newParts = [];

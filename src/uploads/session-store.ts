@@ -75,11 +75,9 @@ export interface State {
   s3StartedAt?: number;
   /** The object is complete in storage (only the record may be missing). */
   assembled?: boolean;
-  /** The running SHA-256 of bytes [0, offset), saved with each commit (ResumableSha256). */
-  hash?: string;
   /** The SHA-256 of the whole upload, once known (null: computed after completion, in `hashing`). */
   checksum?: string | null;
-  /** A final upload's checksum being computed in the background: the saved hash of bytes read so far. */
+  /** The checksum being made in the background (a final upload, or a running hash that lost the thread): the saved hash of the bytes read so far. */
   hashing?: { hash: string | undefined };
   /** Upload-Concat: partial uploads hold an object for a final one; a final one lists its partials. */
   concat?: 'partial' | 'final';

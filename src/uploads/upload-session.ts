@@ -220,7 +220,7 @@ export class UploadSession extends DurableObject<Bindings> {
 
   /**
    * Expiry: aborts what an idle upload holds (and a partial upload's object once no final upload
-   * took it); later, forgets a finished one entirely. Also runs a final upload's background checksum.
+   * took it); later, forgets a finished one entirely. Also makes a checksum in the background (a final upload's, or one whose running hash lost the thread).
    */
   override async alarm(): Promise<void> {
     const state = this.store.load();
@@ -261,7 +261,7 @@ export class UploadSession extends DurableObject<Bindings> {
   }
 
   /**
-   * A final upload's checksum, after its record exists: the object is read in ranges, the hash state
+   * A checksum made after the record exists: the object is read in ranges, the hash state
    * saved after each, and the work handed to a new alarm every run, so an eviction or a terabyte
    * costs no restart. The record shows the checksum once it is known (unless its bytes were replaced
    * meanwhile).

@@ -21,7 +21,7 @@ describe('OpenPart', () => {
   it('one request body fed by buffers and streams in turn, answered once it is full', async () => {
     const data = bytes(300_000, 11);
     const { got, send } = storage();
-    const part = new OpenPart(1000, data.byteLength, undefined, send);
+    const part = new OpenPart(1000, data.byteLength, send);
     await part.feed(data.slice(0, 100_000), 100_000);
     expect(part.end).toBe(101_000);
     await part.feed(new Blob([data.slice(100_000, 250_000)]).stream(), 150_000);
@@ -34,7 +34,7 @@ describe('OpenPart', () => {
 
   it('a piece that fails (a cut body) fails the request, and the part knows it', async () => {
     const { got, send } = storage();
-    const part = new OpenPart(0, 10, undefined, send);
+    const part = new OpenPart(0, 10, send);
     const cut = new ReadableStream<Uint8Array>({
       pull: (c) => {
         c.enqueue(new Uint8Array(3));
@@ -48,7 +48,7 @@ describe('OpenPart', () => {
 
   it('given up between PATCHes, its request ends without a part', async () => {
     const { got, send } = storage();
-    const part = new OpenPart(0, 10, undefined, send);
+    const part = new OpenPart(0, 10, send);
     await part.feed(new Uint8Array(4), 4);
     part.abort(new Error('restarted'));
     await expect.poll(() => got.error).toBeDefined();

@@ -1,5 +1,5 @@
-import { env, runInDurableObject } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it, vi } from 'vitest';
 import { api, bytes, errorOf, type FileJson, sha256, testClient } from '../helpers';
 
 /**
@@ -22,9 +22,11 @@ const offsetOf = async (path: string) => Number((await api(path, { method: 'HEAD
 const stubOf = (path: string) => env.UPLOADS.get(env.UPLOADS.idFromString(path.split('/').pop() as string));
 const staged = async (path: string) => (await client.listObjects({ prefix: `uploads/${path.split('/').pop()}/` })).objects;
 
+const recordOf = async (res: Response) => ((await (await api(`/files/${res.headers.get('directus-file-id')}`)).json()) as { data: FileJson }).data;
+
 async function storedSha(res: Response): Promise<string> {
   expect(res.status, await res.clone().text()).toBe(204);
-  const file = ((await (await api(`/files/${res.headers.get('directus-file-id')}`)).json()) as { data: FileJson }).data;
+  const file = await recordOf(res);
   const object = await client.getObject(file.filename_disk);
   return sha256(new Uint8Array(await new Response(object?.body ?? null).arrayBuffer()));
 }
@@ -60,7 +62,10 @@ describe('parts open across PATCHes', () => {
     await patchRange(path, data, 2 * MiB, 0, 8 * MiB);
     expect(await staged(path)).toEqual([]);
     expect(await offsetOf(path)).toBe(8 * MiB);
-    expect(await storedSha(await patchRange(path, data, 2 * MiB, 8 * MiB))).toBe(await sha256(data));
+    const last = await patchRange(path, data, 2 * MiB, 8 * MiB);
+    expect(await storedSha(last)).toBe(await sha256(data));
+    // The running hash saw every byte once: the record has its checksum at once.
+    expect((await recordOf(last)).checksum).toBe(await sha256(data));
   });
 
   it('an open part whose request ends between PATCHes (a pause past SOCKET_TIMEOUT, a storage error) is lost: HEAD answers its start, a PATCH past it is a 409 naming it', async () => {
@@ -89,7 +94,12 @@ describe('parts open across PATCHes', () => {
     await patchRange(path, data, 3 * MiB, 0, 6 * MiB);
     await patch(path, 6 * MiB, cutAfter(data.slice(6 * MiB), 3 * MiB, MiB)).catch(() => undefined);
     expect(await offsetOf(path)).toBe(5 * MiB);
-    expect(await storedSha(await patchRange(path, data, 4 * MiB, 5 * MiB))).toBe(await sha256(data));
+    const last = await patchRange(path, data, 4 * MiB, 5 * MiB);
+    expect(await storedSha(last)).toBe(await sha256(data));
+    // The running hash had seen bytes that were given up: the checksum is made from the stored object
+    // after the record, by the upload's alarm (which may have run already).
+    await runDurableObjectAlarm(stubOf(path));
+    await vi.waitFor(async () => expect((await recordOf(last)).checksum).toBe(await sha256(data)));
   });
 
   it('a PATCH with a wrong Upload-Checksum that fed an open part gives the part up: 460, and HEAD answers its start', async () => {
