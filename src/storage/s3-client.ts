@@ -6,6 +6,7 @@ import { S3Multipart } from './s3-multipart';
 import type { GetOptions, ListedObject, ListPage, ObjectInfo, ObjectRead, ObjectResponse, PutOptions } from './s3-types';
 import { backoff, date, objectHeaders } from './s3-transport';
 import { elements, encodeXml, text } from './xml';
+import type { WrittenBody } from './written-body';
 
 export type * from './s3-types';
 
@@ -126,7 +127,7 @@ export class S3Client extends S3Multipart {
   /** PutObject. A stream body needs its exact length and is never retried. */
   async putObject(
     key: string,
-    body: Uint8Array | ReadableStream<Uint8Array>,
+    body: Uint8Array | ReadableStream<Uint8Array> | WrittenBody,
     options: PutOptions & { contentLength?: number } = {},
   ): Promise<{ etag: string }> {
     const res = await this.send({

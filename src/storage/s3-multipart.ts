@@ -4,6 +4,7 @@ import { s3Error } from './s3-errors';
 import type { ExpectedObject, ObjectInfo, PendingUpload, PutOptions, UploadedPart } from './s3-types';
 import { date, objectHeaders, S3Transport } from './s3-transport';
 import { elements, encodeXml, text } from './xml';
+import { WrittenBody } from './written-body';
 
 /** Store clocks and ours may differ by this much when a completed object's age is compared. */
 const CLOCK_SKEW_MS = 60_000;
@@ -35,8 +36,8 @@ export abstract class S3Multipart extends S3Transport {
    * UploadPart. A buffer is retried with the same bytes after a failed attempt; a stream (with its
    * exact length) goes to storage as it arrives and is never retried: its caller owns the resend.
    */
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array | ReadableStream<Uint8Array>, length?: number): Promise<UploadedPart> {
-    const size = body instanceof ReadableStream ? length : body.byteLength;
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array | ReadableStream<Uint8Array> | WrittenBody, length?: number): Promise<UploadedPart> {
+    const size = body instanceof ReadableStream ? length : body instanceof WrittenBody ? body.length : body.byteLength;
     const res = await this.send({
       operation: 'UploadPart',
       method: 'PUT',

@@ -6,6 +6,7 @@ import { noteStorageRetry } from '../lib/log';
 import { MAX_ATTEMPTS, s3Error, timeoutError, unreachableError } from './s3-errors';
 import type { PutOptions } from './s3-types';
 import { Watchdog } from './watchdog';
+import { WrittenBody } from './written-body';
 
 interface SendOptions {
   operation: string;
@@ -14,7 +15,7 @@ interface SendOptions {
   key?: string;
   query?: Record<string, string>;
   headers?: Record<string, string>;
-  body?: Uint8Array | string | ReadableStream<Uint8Array>;
+  body?: Uint8Array | string | ReadableStream<Uint8Array> | WrittenBody;
   /** Required with a stream body: S3 needs the length up front. */
   contentLength?: number;
   /** Statuses that are answers rather than errors for this operation. */
@@ -82,7 +83,7 @@ export class S3Transport {
   }
 
   protected async send(o: SendOptions): Promise<Response> {
-    const streamed = o.body instanceof ReadableStream;
+    const streamed = o.body instanceof ReadableStream || o.body instanceof WrittenBody;
     const l = this.location;
     const url = this.url(o.key, o.query);
     // Bodyless requests must answer within CONNECTION_TIMEOUT; with a body, each stretch without
@@ -93,11 +94,17 @@ export class S3Transport {
     for (let attempt = 1; ; attempt++) {
       const dog = new Watchdog();
       try {
-        let body: BodyInit | undefined = o.body;
-        if (o.body instanceof ReadableStream) {
+        let body: BodyInit | undefined;
+        if (o.body instanceof WrittenBody) {
+          // Each write re-arms the timer; the last keeps it armed for the answer.
+          o.body.onProgress = () => dog.arm(l.socketTimeoutMs);
+          dog.arm(l.socketTimeoutMs);
+          body = o.body.readable;
+        } else if (o.body instanceof ReadableStream) {
           if (o.contentLength === undefined) throw new Error(`${o.operation}: a stream body needs its length`);
           body = o.body.pipeThrough(dog.tap(l.socketTimeoutMs, 'await-response')).pipeThrough(new FixedLengthStream(o.contentLength));
         } else {
+          body = o.body;
           dog.arm(firstWait);
         }
         const init: RequestInit = { method: o.method, headers: o.headers ?? {}, signal: dog.signal };

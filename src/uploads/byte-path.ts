@@ -1,4 +1,5 @@
 import { concat } from '../lib/bytes';
+import type { Sink } from '../storage/written-body';
 
 /**
  * The byte path of a TUS upload: a request body cut into pieces of exact lengths that stream to
@@ -18,6 +19,12 @@ const NOTHING_AHEAD = { highWaterMark: 0 };
  */
 const READ_AT_LEAST = 256 * 1024;
 const READ_SIZE = 256 * 1024;
+/**
+ * Buffers a piece written into a sink is read into, each reused once the sink has taken its bytes:
+ * one being read while the others are written, so the client's bytes keep coming while storage
+ * takes the earlier ones.
+ */
+const RING = 3;
 
 /** The client's body ended or failed before a piece was complete (a cut connection). */
 export class BodyCut extends Error {}
@@ -59,6 +66,36 @@ export class BodySlicer {
     }, NOTHING_AHEAD);
   }
 
+  /**
+   * Writes the next `n` bytes into `sink`, read into a few buffers that are reused (see WrittenBody):
+   * it resolves once the sink has taken them all, and errors with BodyCut if the body ends first.
+   */
+  async writeInto(sink: Sink, n: number): Promise<void> {
+    const writing: { chunk: Uint8Array; taken: Promise<void> }[] = [];
+    let left = n;
+    try {
+      while (left > 0) {
+        let into: ArrayBuffer | undefined;
+        if (writing.length >= RING) {
+          const oldest = writing.shift() as (typeof writing)[number];
+          await oldest.taken;
+          // A buffer of the ring (a peeked head or the rest of a chunk is a buffer of its own).
+          if (oldest.chunk.buffer.byteLength === READ_SIZE) into = oldest.chunk.buffer as ArrayBuffer;
+        }
+        const chunk = await this.next(left, into);
+        if (chunk === undefined) throw new BodyCut(`the request body ended ${left} bytes short`);
+        left -= chunk.byteLength;
+        const taken = sink.write(chunk);
+        taken.catch(() => {});
+        writing.push({ chunk, taken });
+      }
+    } finally {
+      // Nothing is left writing from a buffer once this returns (or throws).
+      await Promise.allSettled(writing.map((w) => w.taken));
+    }
+    for (const w of writing) await w.taken;
+  }
+
   /** Up to `n` bytes in one buffer (fewer only where the body ends): for bodies of unknown length. */
   async takeBuffered(n: number): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
@@ -94,8 +131,8 @@ export class BodySlicer {
   }
 
   /** The next chunk handed out, at most `max` bytes (the rest waits for the next piece). */
-  private async next(max = Number.POSITIVE_INFINITY): Promise<Uint8Array | undefined> {
-    let chunk = this.pending.shift() ?? (await this.read());
+  private async next(max = Number.POSITIVE_INFINITY, into?: ArrayBuffer): Promise<Uint8Array | undefined> {
+    let chunk = this.pending.shift() ?? (await this.read(into));
     if (chunk === undefined) return undefined;
     if (chunk.byteLength > max) {
       // A copy of the rest: the piece's consumer may take ownership of the chunk's buffer.
@@ -108,11 +145,12 @@ export class BodySlicer {
     return chunk;
   }
 
-  private async read(): Promise<Uint8Array | undefined> {
+  /** The next chunk of the body, read into `into` where given (a buffer of READ_SIZE). */
+  private async read(into?: ArrayBuffer): Promise<Uint8Array | undefined> {
     if (this.ended) return undefined;
     try {
       const { done, value } =
-        this.reader instanceof ReadableStreamBYOBReader ? await this.reader.readAtLeast(READ_AT_LEAST, new Uint8Array(READ_SIZE)) : await this.reader.read();
+        this.reader instanceof ReadableStreamBYOBReader ? await this.reader.readAtLeast(READ_AT_LEAST, new Uint8Array(into ?? new ArrayBuffer(READ_SIZE))) : await this.reader.read();
       if (done || !value) this.ended = true;
       if (value && value.byteLength > 0) return value;
       return undefined;

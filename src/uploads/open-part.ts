@@ -1,13 +1,11 @@
 import type { UploadedPart } from '../storage/s3-client';
-
-/** How long a failed write waits for the request's own error. */
-const ANSWER_WAIT_MS = 1000;
+import { causeOf, type Sink, WrittenBody } from '../storage/written-body';
 
 /**
  * One part whose body is fed by consecutive PATCHes: a single UploadPart (or the PutObject of an
  * upload of one part) of fixed length, kept open in the Durable Object while its PATCHes come.
- * Nothing is held: the request's body is pulled by storage, and each pull reads the next chunk of
- * the PATCH feeding it (between PATCHes it waits), so memory is one chunk whatever the part size.
+ * Nothing is held: each PATCH writes its bytes into the request's body as storage takes them
+ * (between PATCHes the body waits), so memory is a few chunks whatever the part size.
  *
  * None of its bytes are durable until storage answers for the whole part: the committed offset
  * stays at the part's start, and `fed` bytes beyond it are promised only while the request lives.
@@ -21,26 +19,18 @@ export class OpenPart {
   head: Uint8Array[] = [];
   /** Why the request failed, once it has (the part is then lost). */
   failed: unknown;
+  private readonly body: WrittenBody;
   private readonly answer: Promise<UploadedPart | undefined>;
-  /** The piece storage is reading now, and how its feed() ends. */
-  private current: { reader: ReadableStreamDefaultReader<Uint8Array>; done: () => void; fail: (error: unknown) => void } | undefined;
-  /** The body's pull, waiting between PATCHes for the next piece (or the end). */
-  private wake: (() => void) | undefined;
-  private full = false;
 
-  /**
-   * `send` starts the request with the part's body; it answers the part (or nothing, for a
-   * PutObject).
-   */
+  /** `send` starts the request with the part's body; it answers the part (or nothing, for a PutObject). */
   constructor(
     /** The upload offset where the part starts (a committed offset). */
     readonly start: number,
     readonly length: number,
-    send: (body: ReadableStream<Uint8Array>) => Promise<UploadedPart | undefined>,
+    send: (body: WrittenBody) => Promise<UploadedPart | undefined>,
   ) {
-    // Pulled by storage, as a whole part's body is: each read of a piece waits for storage to ask.
-    const body = new ReadableStream<Uint8Array>({ pull: (c) => this.pull(c), cancel: (reason) => this.lose(reason) }, { highWaterMark: 0 });
-    this.answer = send(body);
+    this.body = new WrittenBody(length);
+    this.answer = send(this.body);
     // Remembered at once: the request may fail while no PATCH is running (a pause past the timeout).
     this.answer.catch((error: unknown) => this.lose(error ?? new Error('the part was lost')));
   }
@@ -54,25 +44,29 @@ export class OpenPart {
     return this.start + this.fed;
   }
 
-  /** Hands `size` bytes to the part — a buffer, or a stream of exactly that many — and resolves once storage has read them. */
-  async feed(piece: Uint8Array | ReadableStream<Uint8Array>, size: number): Promise<void> {
-    const stream = piece instanceof ReadableStream ? piece : new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(piece), c.close()) });
+  /**
+   * Writes `size` bytes into the part — a buffer, or a piece that writes itself (a request body's
+   * next bytes) — and resolves once storage has read them. A piece that fails (a cut body) fails the
+   * part: the request to storage ends too.
+   */
+  async feed(piece: Uint8Array | ((sink: Sink) => Promise<void>), size: number): Promise<void> {
     try {
       if (this.failed !== undefined) throw this.failed;
-      await new Promise<void>((done, fail) => {
-        this.current = { reader: stream.getReader(), done, fail };
-        this.wakeUp();
-      });
+      await (piece instanceof Uint8Array ? this.body.write(piece) : piece(this.body));
     } catch (error) {
-      throw await this.cause(error);
+      this.lose(error);
+      throw await causeOf(this.answer, error);
     }
     this.fed += size;
   }
 
   /** The part is full: its body ends and storage's answer is awaited. */
   async close(): Promise<UploadedPart | undefined> {
-    this.full = true;
-    this.wakeUp();
+    try {
+      await this.body.close();
+    } catch (error) {
+      throw await causeOf(this.answer, error);
+    }
     return this.answer;
   }
 
@@ -81,55 +75,8 @@ export class OpenPart {
     this.lose(reason);
   }
 
-  private async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    // Returns only once it has enqueued, closed or errored: a pull that returns empty is not called again.
-    for (;;) {
-      if (this.failed !== undefined) return controller.error(this.failed);
-      const feed = this.current;
-      if (!feed) {
-        if (this.full) return controller.close();
-        await new Promise<void>((r) => (this.wake = r));
-        continue;
-      }
-      let next: ReadableStreamReadResult<Uint8Array>;
-      try {
-        next = await feed.reader.read();
-      } catch (error) {
-        // A failed piece (a cut body) fails the part: the request to storage ends too.
-        this.lose(error);
-        continue;
-      }
-      if (next.done) {
-        this.current = undefined;
-        feed.done();
-        continue;
-      }
-      return controller.enqueue(next.value);
-    }
-  }
-
-  /** The part is lost: the piece being read fails, and so does the body's next pull. */
   private lose(reason: unknown): void {
     this.failed ??= reason;
-    const feed = this.current;
-    this.current = undefined;
-    feed?.reader.cancel(reason).catch(() => {});
-    feed?.fail(reason);
-    this.wakeUp();
-  }
-
-  private wakeUp(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  /**
-   * Why a write failed: where the request to storage failed, its own error (a storage error with
-   * its status and code) rather than the stream's, which says only that the body was cancelled.
-   */
-  private async cause(error: unknown): Promise<unknown> {
-    const settled = new Promise<unknown>((resolve) => setTimeout(resolve, ANSWER_WAIT_MS, undefined));
-    return (await Promise.race([this.answer.then(() => undefined, (e: unknown) => e), settled])) ?? error;
+    this.body.abort(reason);
   }
 }

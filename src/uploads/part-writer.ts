@@ -2,6 +2,7 @@ import { HEAD_BYTES } from '../files/inspect';
 import { concat } from '../lib/bytes';
 import { MAX_PARTS } from '../storage/parts';
 import type { S3Client, UploadedPart } from '../storage/s3-client';
+import { causeOf, type Sink, WrittenBody } from '../storage/written-body';
 import { BodySlicer } from './byte-path';
 import { RequestDigest, RunningHash } from './checksum';
 import type { Holdings } from './holdings';
@@ -80,7 +81,7 @@ export class PartWriter {
     });
     const single = state.length !== undefined && state.length <= state.partSize;
     /** Starts the request for part `partsSent + 1` (or the single PutObject) with `body`, once the type is known. */
-    const send = async (partLength: number): Promise<(body: ReadableStream<Uint8Array> | Uint8Array) => Promise<UploadedPart | undefined>> => {
+    const send = async (partLength: number): Promise<(body: ReadableStream<Uint8Array> | Uint8Array | WrittenBody) => Promise<UploadedPart | undefined>> => {
       if (!state.key) await this.holdings.ensureKnown(state, await this.headOf(w, slicer));
       const client = this.holdings.client(state);
       if (single) {
@@ -117,7 +118,7 @@ export class PartWriter {
         if (this.open) {
           const part = this.open;
           const n = Math.min(part.left, remaining ?? UNSIZED_PIECE);
-          const piece = remaining === undefined ? await slicer.takeBuffered(n) : slicer.take(n);
+          const piece = remaining === undefined ? await slicer.takeBuffered(n) : (sink: Sink) => slicer.writeInto(sink, n);
           await part.feed(piece, piece instanceof Uint8Array ? piece.byteLength : n);
           if (part.left > 0) continue;
           this.open = undefined;
@@ -132,7 +133,7 @@ export class PartWriter {
             else await this.staging.stage(state, w, bytes, bytes.byteLength);
           } else if (remaining >= need) {
             const sender = await send(partLength);
-            landed(await sender(partBody(this.holdings.client(state), w, slicer.take(need))), need);
+            landed(await (w.staged.length === 0 ? written(sender, slicer, need) : sender(partBody(this.holdings.client(state), w, slicer.take(need)))), need);
           } else if (state.length !== undefined && w.staged.length === 0 && !atomic) {
             this.open = new OpenPart(w.offset, partLength, await send(partLength));
             continue;
@@ -215,4 +216,19 @@ export class PartWriter {
 /** A part's body: its staged segments read back, then the request's bytes. */
 function partBody(client: S3Client, w: Progress, tail: Uint8Array | ReadableStream<Uint8Array>): Uint8Array | ReadableStream<Uint8Array> {
   return w.staged.length === 0 ? tail : segmentsThen(client, w.staged, tail);
+}
+
+/** A part of the request's next `n` bytes, written into the request to storage as it reads them (see WrittenBody). */
+async function written<T>(send: (body: WrittenBody) => Promise<T>, slicer: BodySlicer, n: number): Promise<T> {
+  const body = new WrittenBody(n);
+  const answer = send(body);
+  answer.catch(() => {});
+  try {
+    await slicer.writeInto(body, n);
+    await body.close();
+  } catch (error) {
+    body.abort(error);
+    throw await causeOf(answer, error);
+  }
+  return answer;
 }
