@@ -171,6 +171,8 @@ describe('/admin: the library', () => {
     expect((await file(ids[3] ?? '')).folder).toBe(pick.id);
     await expect.poll(() => h.page.locator('#files [data-id]').count()).toBe(1);
     await openFolder('Target');
+    // The crumbs change before the folder's list arrives; "Select all" over an empty list stays unchecked.
+    await expect.poll(() => h.page.locator('#files [data-id]').count()).toBe(3);
     await h.page.getByLabel('Select all').check();
     await expect.poll(() => h.page.locator('#selection-count').textContent()).toBe('3 selected');
     const asked = confirmNext();

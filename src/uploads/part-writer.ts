@@ -222,7 +222,8 @@ function partBody(client: S3Client, w: Progress, tail: Uint8Array | ReadableStre
 async function written<T>(send: (body: WrittenBody) => Promise<T>, slicer: BodySlicer, n: number): Promise<T> {
   const body = new WrittenBody(n);
   const answer = send(body);
-  answer.catch(() => {});
+  // A request that fails before it reads the body (storage unreachable) must fail the writes waiting on it.
+  answer.catch((error: unknown) => body.abort(error));
   try {
     await slicer.writeInto(body, n);
     await body.close();
