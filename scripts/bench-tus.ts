@@ -8,8 +8,13 @@
  * ones (V8 compiles and sizes its heaps on the way), so both are reported: the first upload's peak
  * and the later ones', each over the same idle RSS, and `rss_growth_mib` is the larger.
  * `BENCH_TUS_SIZES_MIB=256,1024`, `BENCH_TUS_ROUNDS` (2; at least 2 for a later upload) and
- * `BENCH_TUS_CASES` (names, comma-separated; all by default) pick sizes, rounds and cases.
+ * `BENCH_TUS_CASES` (names, comma-separated; all by default) pick sizes, rounds and cases. CPU
+ * seconds per upload, from the kernel: the Worker's workerd, the rest of `wrangler dev` (its proxy
+ * workerd and wrangler itself), and this process (the client and s3rver), for the TUS and the
+ * direct uploads: on two cores they tell how much of the gap is CPU the extra hops take from the
+ * client and the S3 server.
  */
+import { readFileSync } from 'node:fs';
 import { AwsClient } from 'aws4fetch';
 import { type LocalStack, rssOf, STACK_TOKEN, startLocalStack } from './local-stack.ts';
 
@@ -60,12 +65,39 @@ async function direct(stack: LocalStack, data: Buffer, P: number, key: string): 
   if (!done.ok) throw new Error(`direct CompleteMultipartUpload: ${done.status}`);
 }
 
+/** CPU seconds (user + system) a process has used, from /proc (0 once it is gone). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+const parentOf = (pid: number) => Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+const childrenOf = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+
+type CpuSeconds = { worker: number; rest_of_dev_server: number; bench_process: number };
+
+/** CPU seconds `fn` took in the Worker's workerd, the rest of the dev server, and this process. */
+async function cpuOf(workerdPid: number, fn: () => Promise<void>): Promise<CpuSeconds> {
+  const wrangler = parentOf(workerdPid);
+  const rest = [wrangler, ...childrenOf(wrangler).filter((p) => p !== workerdPid)];
+  const sum = (pids: number[]) => pids.reduce((s, p) => s + cpuSeconds(p), 0);
+  const before = { worker: cpuSeconds(workerdPid), rest: sum(rest), self: process.cpuUsage() };
+  await fn();
+  const self = process.cpuUsage(before.self);
+  return { worker: cpuSeconds(workerdPid) - before.worker, rest_of_dev_server: sum(rest) - before.rest, bench_process: (self.user + self.system) / 1e6 };
+}
+
 async function rate(fn: () => Promise<void>, bytes: number): Promise<number> {
   const started = performance.now();
   await fn();
   return bytes / ((performance.now() - started) / 1000);
 }
 
+const meanCpu = (xs: CpuSeconds[]) => Object.fromEntries(Object.entries(xs[0] ?? {}).map(([k]) => [k, +(xs.reduce((s, x) => s + x[k as keyof CpuSeconds], 0) / xs.length).toFixed(2)]));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 export default async function tusBench(withPeakRss: PeakRss): Promise<Record<string, unknown>> {
@@ -80,11 +112,13 @@ export default async function tusBench(withPeakRss: PeakRss): Promise<Record<str
         const idle = rssOf(stack.workerdPid);
         const directRates: number[] = [];
         const tusRates: number[] = [];
+        const cpu = { tus: [] as CpuSeconds[], direct: [] as CpuSeconds[] };
         /** Peak RSS of the first large upload, and of the later ones. */
         const peaks = [idle, idle];
         for (let round = 0; round < ROUNDS; round++) {
-          directRates.push(await rate(() => direct(stack, data, c.P, `bench-direct-${c.name}-${round}`), size));
-          const measured = await withPeakRss(stack.workerdPid, () => rate(() => tusUpload(stack, data, c.patch), size));
+          cpu.direct.push(await cpuOf(stack.workerdPid, async () => void directRates.push(await rate(() => direct(stack, data, c.P, `bench-direct-${c.name}-${round}`), size))));
+          let measured = { result: 0, peak: 0 };
+          cpu.tus.push(await cpuOf(stack.workerdPid, async () => void (measured = await withPeakRss(stack.workerdPid, () => rate(() => tusUpload(stack, data, c.patch), size)))));
           tusRates.push(measured.result);
           const which = round === 0 ? 0 : 1;
           peaks[which] = Math.max(peaks[which] as number, measured.peak);
@@ -104,6 +138,7 @@ export default async function tusBench(withPeakRss: PeakRss): Promise<Record<str
           first_upload_rss_growth_mib: mib(first - idle),
           ...(ROUNDS > 1 ? { later_uploads_rss_growth_mib: mib(later - idle) } : {}),
           rss_growth_mib: mib(peak - idle),
+          cpu_s_per_upload: { tus: meanCpu(cpu.tus), direct: meanCpu(cpu.direct) },
         };
         // Each case as it ends: a run cut short still says what it measured.
         console.error(JSON.stringify({ [name]: out[name] }));
