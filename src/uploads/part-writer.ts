@@ -2,7 +2,7 @@ import { HEAD_BYTES } from '../files/inspect';
 import { concat } from '../lib/bytes';
 import { MAX_PARTS } from '../storage/parts';
 import type { S3Client, UploadedPart } from '../storage/s3-client';
-import { causeOf, type Sink, WrittenBody } from '../storage/written-body';
+import type { Sink, WrittenBody } from '../storage/written-body';
 import { BodySlicer } from './byte-path';
 import { RequestDigest, RunningHash } from './checksum';
 import type { Holdings } from './holdings';
@@ -133,7 +133,10 @@ export class PartWriter {
             else await this.staging.stage(state, w, bytes, bytes.byteLength);
           } else if (remaining >= need) {
             const sender = await send(partLength);
-            landed(await (w.staged.length === 0 ? written(sender, slicer, need) : sender(partBody(this.holdings.client(state), w, slicer.take(need)))), need);
+            // Without staged bytes, the part is written into its request as an open part filled at once.
+            const part = w.staged.length === 0 ? new OpenPart(w.offset, need, sender) : undefined;
+            if (part) await part.feed((sink: Sink) => slicer.writeInto(sink, need), need);
+            landed(await (part ? part.close() : sender(partBody(this.holdings.client(state), w, slicer.take(need)))), need);
           } else if (state.length !== undefined && w.staged.length === 0 && !atomic) {
             this.open = new OpenPart(w.offset, partLength, await send(partLength));
             continue;
@@ -216,20 +219,4 @@ export class PartWriter {
 /** A part's body: its staged segments read back, then the request's bytes. */
 function partBody(client: S3Client, w: Progress, tail: Uint8Array | ReadableStream<Uint8Array>): Uint8Array | ReadableStream<Uint8Array> {
   return w.staged.length === 0 ? tail : segmentsThen(client, w.staged, tail);
-}
-
-/** A part of the request's next `n` bytes, written into the request to storage as it reads them (see WrittenBody). */
-async function written<T>(send: (body: WrittenBody) => Promise<T>, slicer: BodySlicer, n: number): Promise<T> {
-  const body = new WrittenBody(n);
-  const answer = send(body);
-  // A request that fails before it reads the body (storage unreachable) must fail the writes waiting on it.
-  answer.catch((error: unknown) => body.abort(error));
-  try {
-    await slicer.writeInto(body, n);
-    await body.close();
-  } catch (error) {
-    body.abort(error);
-    throw await causeOf(answer, error);
-  }
-  return answer;
 }
